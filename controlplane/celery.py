@@ -1,14 +1,19 @@
 """The Celery app. Two queues: `control` for short rollout and health work, `migrations`
-for component migrations, so that a long migration can never starve a health gate."""
+for component migrations, so that a long migration can never starve a health gate.
+Each app declares its periodic tasks in its `schedule.py`; exactly one beat runs them."""
 
 import os
 
 from celery import Celery
 from kombu import Queue
 
+from migrations_app.schedule import BEAT as MIGRATIONS_BEAT
+from monitoring.schedule import BEAT as MONITORING_BEAT
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
 
 app = Celery("switchyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("control"), Queue("migrations"))
+app.conf.beat_schedule = {**MIGRATIONS_BEAT, **MONITORING_BEAT}
 app.autodiscover_tasks()
