@@ -16,4 +16,5 @@ app = Celery("switchyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("control"), Queue("migrations"))
 app.conf.beat_schedule = {**MIGRATIONS_BEAT, **MONITORING_BEAT}
-app.autodiscover_tasks()
+# Each package's `tasks` module, when it has one.
+app.autodiscover_tasks(["migrations_app.engine", "migrations_app.rollout", "monitoring"])

@@ -146,7 +146,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "control"
-CELERY_TASK_ROUTES = {"migrations_app.tasks.run_*": {"queue": "migrations"}}
+CELERY_TASK_ROUTES = {"migrations_app.engine.tasks.run_*": {"queue": "migrations"}}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -1,0 +1,1 @@
+"""The migration engine: runs component migrations (steps forward, reverses on failure) as Celery tasks."""

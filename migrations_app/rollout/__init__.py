@@ -1,0 +1,1 @@
+"""The rollout controller: sticky routing, progressive traffic with health gates, rollbacks."""
