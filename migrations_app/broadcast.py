@@ -32,6 +32,7 @@ class Event(StrEnum):
     ALERT_CHANGED = "alert.changed"
     APPROVAL_CHANGED = "approval.changed"
     AUDIT_RECORDED = "audit.recorded"
+    STABILITY_CHECKED = "stability.checked"
 
 
 def plan_group(plan_id: int) -> str:
