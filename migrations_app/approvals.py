@@ -123,6 +123,11 @@ def _lock(approval: Approval) -> Approval:
     return Approval.objects.select_for_update().get(pk=approval.pk)
 
 
+def _closed(approval: Approval) -> str:
+    message = f"approval request {approval.pk} is already {approval.get_state_display().lower()}"
+    return f"{message} ({approval.decision_reason})" if approval.decision_reason else message
+
+
 def _end(approval: Approval, state: str, *, actor: Actor, reason: str) -> None:
     """Close a locked pending request and undo what waiting for it held."""
     now = timezone.now()
@@ -160,7 +165,7 @@ def approve(approval: Approval, *, actor: Actor, comment: str = "") -> Approval:
             _end(current, State.EXPIRED, actor=SYSTEM, reason=f"expired at {current.expires_at:%Y-%m-%d %H:%M} UTC")
             refusal = Conflict(f"approval request {current.pk} expired at {current.expires_at:%Y-%m-%d %H:%M} UTC")
         elif current.state != State.PENDING:
-            raise Conflict(f"approval request {current.pk} is already {current.get_state_display().lower()}")
+            raise Conflict(_closed(current))
         elif current.requested_by_id is not None and current.requested_by_id == actor.user.pk:
             raise NotAllowed(f"{actor.name} requested this and may not approve it: another approver must (four eyes)")
         elif current.votes.filter(approver=actor.user).exists():
@@ -210,7 +215,7 @@ def reject(approval: Approval, *, actor: Actor, reason: str) -> Approval:
     with transaction.atomic():
         current = _lock(approval)
         if current.state != State.PENDING:
-            raise Conflict(f"approval request {current.pk} is already {current.get_state_display().lower()}")
+            raise Conflict(_closed(current))
         _end(current, State.REJECTED, actor=actor, reason=reason)
     return current
 
