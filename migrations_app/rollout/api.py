@@ -4,7 +4,7 @@ Each endpoint checks nothing itself beyond parsing: the services check the actor
 """
 
 from django.http import HttpResponse, JsonResponse
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from migrations_app import approvals, promotion
 from migrations_app.errors import NotFound
@@ -191,7 +191,7 @@ def emergency_rollback(request, plan_key: str, body: RequiredReasonIn):
 def clear_force_original(request, plan_key: str, body: RequiredReasonIn):
     """Ask for approval to turn force-original off again."""
     approval = emergency.request_clear_force_original(_plan(plan_key), actor=request.auth, reason=body.reason)
-    return 201, approvals.describe(approval)
+    return Status(201, approvals.describe(approval))
 
 
 # --- Promotion and approvals -------------------------------------------------------------------
@@ -212,7 +212,7 @@ def request_promotion(request, plan_key: str, phase_key: str, body: ReasonIn = N
     except promotion.GatesFailed as failed:
         gates = [{"name": g.name, "passed": g.passed, "detail": g.detail} for g in failed.gates]
         return JsonResponse({"detail": failed.message, "gates": gates}, status=409)
-    return 201, approvals.describe(approval)
+    return Status(201, approvals.describe(approval))
 
 
 @router.get("/approvals", response=list[ApprovalOut])
