@@ -159,6 +159,8 @@ STABILITY_CHECK_INTERVAL_SECONDS = env.get_int("STABILITY_CHECK_INTERVAL_SECONDS
 STABILITY_WINDOW_SECONDS = env.get_int("STABILITY_WINDOW_SECONDS", 30, minimum=1)
 # `evaluate(component, window_seconds=None) -> HealthVerdict`, the contract monitoring provides.
 ROLLOUT_HEALTH_EVALUATOR = "monitoring.health.evaluate"
+# The data plane's per-process snapshot cache, emptied by PostgreSQL notifications (rollout/cache.py).
+ROLLOUT_CACHE = env.get_bool("ROLLOUT_CACHE", True)
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()

@@ -3,6 +3,38 @@
 from django.conf import settings
 from django.db import migrations, models
 
+# The rollout snapshot's per-process cache (migrations_app/rollout/cache.py) is emptied by
+# these notifications, sent when a transaction that changed a plan, a rollout or a token commits.
+TABLES = ("migrations_app_plan", "migrations_app_rollout", "migrations_app_apitoken")
+CREATE = """
+CREATE OR REPLACE FUNCTION switchyard_rollout_changed() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('switchyard_rollout', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+"""
+TRIGGER = """
+CREATE TRIGGER {table}_notify_rollout AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+FOR EACH STATEMENT EXECUTE FUNCTION switchyard_rollout_changed();
+"""
+
+
+def create_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(CREATE)
+    for table in TABLES:
+        schema_editor.execute(TRIGGER.format(table=table))
+
+
+def drop_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table in TABLES:
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_notify_rollout ON {table}")
+    schema_editor.execute("DROP FUNCTION IF EXISTS switchyard_rollout_changed()")
+
 
 class Migration(migrations.Migration):
 
@@ -35,4 +67,5 @@ class Migration(migrations.Migration):
             model_name='approval',
             constraint=models.UniqueConstraint(condition=models.Q(('kind', 'clear_force_original'), ('state', 'pending')), fields=('plan',), name='one_pending_clear_force_original_per_plan'),
         ),
+        migrations.RunPython(create_triggers, drop_triggers),
     ]

@@ -11,6 +11,7 @@ from migrations_app.errors import NotFound
 from migrations_app.models import Approval, Plan
 from migrations_app.roles import Permission
 from migrations_app.rollout import changes, emergency, services, snapshot
+from migrations_app.rollout.auth import DATA_PLANE_AUTH
 
 router = Router(tags=["rollout"])
 
@@ -115,25 +116,22 @@ def _plan(plan_key: str) -> Plan:
 # --- The data plane ------------------------------------------------------------------------
 
 
-@router.get("/plans/{plan_key}/rollout", response={200: SnapshotOut, 304: None})
+@router.get("/plans/{plan_key}/rollout", response={200: SnapshotOut, 304: None}, auth=DATA_PLANE_AUTH)
 def rollout_snapshot(request, plan_key: str):
     """The snapshot to evaluate locally; send the ETag back as If-None-Match to get 304."""
     request.auth.require(Permission.ROLLOUT_READ, "read rollouts")
-    plan_id, epoch, force_original, etag = snapshot.version(plan_key)
-    if snapshot.matches(request.headers.get("If-None-Match"), etag):
-        response = HttpResponse(status=304)
-    else:
-        response = JsonResponse(snapshot.body(plan_key, plan_id, epoch, force_original))
+    etag, content = snapshot.respond(plan_key, request.headers.get("If-None-Match"), cached=request.rollout_cache)
+    response = HttpResponse(content or b"", content_type="application/json", status=200 if content else 304)
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
     return response
 
 
-@router.get("/plans/{plan_key}/decide", response=DecideOut)
+@router.get("/plans/{plan_key}/decide", response=DecideOut, auth=DATA_PLANE_AUTH)
 def decide(request, plan_key: str, component: str, key: str):
     """For a service that cannot evaluate the snapshot itself: does this key go to the new one?"""
     request.auth.require(Permission.ROLLOUT_READ, "read rollouts")
-    response = JsonResponse(snapshot.decide_key(plan_key, component, key))
+    response = JsonResponse(snapshot.decide_key(plan_key, component, key, cached=request.rollout_cache))
     response["Cache-Control"] = "no-cache"
     return response
 

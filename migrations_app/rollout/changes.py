@@ -17,6 +17,7 @@ from migrations_app.broadcast import Event
 from migrations_app.errors import InvalidInput, NotFound
 from migrations_app.models import Plan, Rollout
 from migrations_app.roles import Actor
+from migrations_app.rollout.cache import changed_on_commit
 
 SETTINGS_FIELDS = ("steps", "approval_at", "interval_seconds", "fallback", "comparison", "health")
 
@@ -58,6 +59,7 @@ def required_reason(reason: str | None, doing: str) -> str:
 
 def bump_plan(plan_id: int, **fields) -> None:
     Plan.objects.filter(pk=plan_id).update(epoch=F("epoch") + 1, **fields)
+    changed_on_commit()
 
 
 def describe(rollout: Rollout) -> dict:

@@ -7,7 +7,6 @@ Rollback windows do not apply: this moves traffic only, it reverses no migration
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 
 from migrations_app import approvals, audit, broadcast
 from migrations_app.broadcast import Event
@@ -60,9 +59,9 @@ def emergency_rollback(plan: Plan, *, actor: Actor, reason: str, data: dict | No
             if rollout.state in LIVE_STATES:
                 fields["state"] = R.ROLLED_BACK
             changes.change(rollout, actor=actor, action="rollout.emergency_rolled_back", reason=reason, **fields)
-        Plan.objects.filter(pk=plan.pk).update(
+        changes.bump_plan(
+            plan.pk,
             force_original=True,
-            epoch=F("epoch") + 1,
             stability=Stability.VERIFYING,
             stability_attempts=0,
             stability_passes=0,
@@ -177,7 +176,7 @@ def request_clear_force_original(plan: Plan, *, actor: Actor, reason: str) -> Ap
 
 def _clear(approval: Approval, actor: Actor) -> None:
     plan = Plan.objects.select_for_update().get(pk=approval.plan_id)
-    Plan.objects.filter(pk=plan.pk).update(force_original=False, epoch=F("epoch") + 1)
+    changes.bump_plan(plan.pk, force_original=False)
     plan.refresh_from_db()
     audit.record(
         actor=actor,
