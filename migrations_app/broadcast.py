@@ -8,6 +8,7 @@ that number. A browser that sees a gap in the numbers (or reconnects) fetches it
 regions afresh, so a lost message costs one request, never a wrong screen.
 """
 
+import asyncio
 import itertools
 import logging
 import threading
@@ -122,11 +123,24 @@ def send_now(plan_id: int, event: str, payload: dict) -> None:
         return
     try:
         message = {"type": MESSAGE_TYPE, "event": str(event), "payload": payload, "seq": next_sequence(plan_id)}
-        async_to_sync(layer.group_send)(plan_group(plan_id), message)
+        _group_send(layer, plan_group(plan_id), message)
     except Exception:
         # A dashboard that misses an event re-syncs on the next one (a gap in the numbers)
         # or on reconnect; the change itself stands.
         logger.exception("could not publish %s for plan %s", event, plan_id)
+
+
+def _group_send(layer, group: str, message: dict) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(layer.group_send)(group, message)
+        return
+    # A thread that runs an event loop (sync code called from async code) cannot use
+    # async_to_sync: send from a helper thread and wait for it, so the order holds.
+    sender = threading.Thread(target=async_to_sync(layer.group_send), args=(group, message))
+    sender.start()
+    sender.join()
 
 
 def publish(plan_id: int, event: str, payload: dict) -> None:

@@ -30,8 +30,8 @@ def database_url(name: str) -> str:
 
 
 @contextlib.contextmanager
-def running_server(database_name: str, env: dict | None = None, log_path: Path | None = None):
-    port = free_port()
+def running_server(database_name: str, env: dict | None = None, log_path: Path | None = None, port: int = 0):
+    port = port or free_port()
     environment = dict(os.environ) | {
         "DATABASE_URL": database_url(database_name),
         "REDIS_URL": settings.REDIS_URL,
@@ -40,7 +40,7 @@ def running_server(database_name: str, env: dict | None = None, log_path: Path |
         "DEBUG": "False",
     }
     environment |= env or {}
-    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    log = open(log_path, "a") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
         cwd=ROOT,
