@@ -8,18 +8,22 @@ Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL); works in a scratch test da
 """
 
 import asyncio
+import contextlib
 import os
 import statistics
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 COMPONENTS = 50
 RUNS = 100_000
 SOCKETS = 200
 ROUNDS = 20
+CONNECT_BATCH = 40
 TARGET_PAGE_MS = 50
 TARGET_FANOUT_P95_MS = 100
 
@@ -131,9 +135,16 @@ async def _fanout(server_url: str, cookie: str, plan, rounds: int, act) -> tuple
 
     ws_url = server_url.replace("http://", "ws://") + f"/ws/plans/{plan.key}/?view=overview"
     headers = {"Cookie": f"sessionid={cookie}"}
+    # Handshakes in batches: redis-py's asyncio pool refuses more than 100 connections at once
+    # (max_connections, raised immediately), and each handshake borrows one for group_add.
     sockets = []
-    for _ in range(SOCKETS):
-        sockets.append(await websockets.connect(ws_url, additional_headers=headers, origin=server_url, max_size=None))
+    for _ in range(0, SOCKETS, CONNECT_BATCH):
+        sockets += await asyncio.gather(
+            *(
+                websockets.connect(ws_url, additional_headers=headers, origin=server_url, max_size=None)
+                for _ in range(CONNECT_BATCH)
+            )
+        )
     for ws in sockets:
         await ws.recv()  # hello
 
@@ -152,8 +163,8 @@ async def _fanout(server_url: str, cookie: str, plan, rounds: int, act) -> tuple
     for i in range(rounds):
         rendered += await measure(lambda i=i: act(i), 'id="checklist"')
         bare += await measure(lambda: _bare_send(plan), '{"seq"')
-    for ws in sockets:
-        await ws.close()
+    for first in range(0, len(sockets), CONNECT_BATCH):
+        await asyncio.gather(*(ws.close() for ws in sockets[first : first + CONNECT_BATCH]))
     return rendered, bare
 
 
@@ -166,21 +177,46 @@ def _bare_send(plan) -> float:
 
 
 def _toggle_checklist(plan, actor):
+    from django.db import connection
+
     from migrations_app import checklist
     from migrations_app.models import ChecklistItem
 
     def act(i: int) -> float:
         item = ChecklistItem.objects.get(plan=plan, position=0)
+        committed = []
         with transaction.atomic():
+            # Registered first, so it runs first after the commit: the commit's moment.
+            transaction.on_commit(lambda: committed.append(time.perf_counter()))
             if item.is_checked:
                 checklist.untick(item, actor=actor)
             else:
                 checklist.tick(item, actor=actor)
-            # The checklist region's message is the second after commit (audit first):
-            # timing starts at the commit, which on_commit callbacks follow.
-        return time.perf_counter()
+        connection.close()  # this runs in a worker thread; leave no connection behind
+        return committed[0]
 
     return act
+
+
+SERVER_LOG = Path(tempfile.gettempdir()) / "switchyard-bench-server.log"
+LAYERS = [
+    ("Redis channel layer (as configured)", "controlplane.settings", None),
+    ("Redis pub/sub channel layer", "benchmarks._pubsub_settings", "channels_redis.pubsub.RedisPubSubChannelLayer"),
+]
+
+
+@contextlib.contextmanager
+def channel_layer(backend: str | None):
+    """This process sends through the same kind of layer as the server it measures."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    if backend is None:
+        yield
+        return
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"], "BACKEND": backend}}
+    with override_settings(CHANNEL_LAYERS=layers):  # channels drops its cached layers on this
+        yield
 
 
 def p95(values: list[float]) -> float:
@@ -199,6 +235,9 @@ def main() -> bool:
     if not settings.REDIS_URL or "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         print("needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL")
         return False
+    # A database of its own, apart from the one the tests keep between runs.
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"bench_{database['NAME']}"
     setup_test_environment()
     old = setup_databases(verbosity=0, interactive=False)
     try:
@@ -219,21 +258,26 @@ def main() -> bool:
         )
         print("metric samples: not included (monitoring is not installed in this build)")
 
-        env = {"SECRET_KEY": settings.SECRET_KEY}
-        with running_server(settings.DATABASES["default"]["NAME"], env) as server_url:
-            actor = Actor.for_user(user)
-            rendered, bare = asyncio.run(
-                _fanout(server_url, client.cookies["sessionid"].value, plan, ROUNDS, _toggle_checklist(plan, actor))
+        cookie = client.cookies["sessionid"].value
+        act = _toggle_checklist(plan, Actor.for_user(user))
+        results = {}
+        for label, settings_module, backend in LAYERS:
+            with channel_layer(backend):
+                env = {"SECRET_KEY": settings.SECRET_KEY, "DJANGO_SETTINGS_MODULE": settings_module}
+                with running_server(settings.DATABASES["default"]["NAME"], env, log_path=SERVER_LOG) as server_url:
+                    rendered, bare = asyncio.run(_fanout(server_url, cookie, plan, ROUNDS, act))
+            results[label] = p95(rendered)
+            print(
+                f"fan-out to {SOCKETS} sockets, {label}, {ROUNDS} state changes: p95 commit->receipt "
+                f"{p95(rendered):.1f} ms (median {statistics.median(rendered):.1f} ms); a bare message's p95 "
+                f"{p95(bare):.1f} ms (ratio {p95(rendered) / p95(bare):.1f}x)"
             )
-        fan_p95, bare_p95 = p95(rendered), p95(bare)
-        fan_ok = fan_p95 < TARGET_FANOUT_P95_MS
-        print(
-            f"fan-out to {SOCKETS} sockets, {ROUNDS} state changes: p95 commit->receipt {fan_p95:.1f} ms "
-            f"(median {statistics.median(rendered):.1f} ms); bare group_send p95 {bare_p95:.1f} ms "
-            f"(ratio {fan_p95 / bare_p95:.1f}x); target < {TARGET_FANOUT_P95_MS} ms: {'met' if fan_ok else 'MISSED'}"
-        )
+        configured = results[LAYERS[0][0]]
+        fan_ok = configured < TARGET_FANOUT_P95_MS
+        print(f"fan-out target < {TARGET_FANOUT_P95_MS} ms on the configured layer: {'met' if fan_ok else 'MISSED'}")
         return page_ok and fan_ok
     finally:
+        connections.close_all()
         teardown_databases(old, verbosity=0)
 
 

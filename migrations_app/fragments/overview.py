@@ -11,7 +11,6 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery
 from migrations_app import access
 from migrations_app.broadcast import Event
 from migrations_app.models import Approval, AuditEvent, Component, Run, StepAttempt
-from migrations_app.models import Step as StepModel
 from migrations_app.states import ComponentState, RolloutState
 from migrations_app.views import wiring
 from migrations_app.windows import rollback_window
@@ -107,18 +106,27 @@ def traffic_card(component, actor, now: datetime, *, available: bool) -> Traffic
     )
 
 
-def latest_attempts_by_component(plan) -> dict[int, list[StepAttempt]]:
-    """The latest attempt of every step of the plan, grouped by component: two queries."""
-    latest = A.objects.filter(component_id=OuterRef("component_id"), step_id=OuterRef("pk")).order_by(
-        "-started_at", "-pk"
-    )
-    ids = StepModel.objects.filter(component__plan=plan).annotate(last=Subquery(latest.values("pk")[:1]))
-    ids = [pk for pk in ids.values_list("last", flat=True) if pk is not None]
-    grouped: dict[int, list[StepAttempt]] = defaultdict(list)
+def newest_run_of_component():
+    """The run of a component's newest attempt: found on the (component, -started_at)
+    index, a few rows read however long the migration log is."""
+    newest = A.objects.filter(component_id=OuterRef("pk")).order_by("-started_at")
+    return Subquery(newest.values("run_id")[:1])
+
+
+def latest_attempts_in_newest_runs(components) -> dict[int, list[StepAttempt]]:
+    """Per component, the latest attempt of each step within its newest run: one query.
+    A run retries, migrates or reverses the component as a whole, so its newest run says
+    where each step stands (a reversed step is not done)."""
+    newest = {c.pk: c.newest_run for c in components if c.newest_run}
+    grouped: dict[int, dict[int, StepAttempt]] = defaultdict(dict)
+    if not newest:
+        return {}
     fields = ("pk", "run_id", "component_id", "step_id", "direction", "status", "started_at", "finished_at")
-    for attempt in A.objects.filter(pk__in=ids).only(*fields):
-        grouped[attempt.component_id].append(attempt)
-    return grouped
+    attempts = A.objects.filter(run_id__in=set(newest.values()), component_id__in=newest).only(*fields)
+    for attempt in attempts.order_by("started_at", "pk"):
+        if newest[attempt.component_id] == attempt.run_id:
+            grouped[attempt.component_id][attempt.step_id] = attempt  # later ones replace earlier
+    return {pk: list(by_step.values()) for pk, by_step in grouped.items()}
 
 
 class OverviewPage(PlanPage):
@@ -159,10 +167,10 @@ class OverviewPage(PlanPage):
             Component.objects.filter(plan=self.plan)
             .select_related("rollout", "phase")
             .prefetch_related(Prefetch("depends_on", queryset=Component.objects.only("pk", "name")))
-            .annotate(step_count=Count("steps"))
+            .annotate(step_count=Count("steps"), newest_run=newest_run_of_component())
             .order_by("position")
         )
-        latest = latest_attempts_by_component(self.plan)
+        latest = latest_attempts_in_newest_runs(components)
         engine = wiring.available("start_phase")
         rollouts = wiring.available("start_rollout")
         for c in components:
