@@ -7,6 +7,7 @@
   var lastSeq = Number(body.dataset.seq || 0);
   var everOpen = false;
   var resyncing = false;
+  var again = false; // a gap seen while a re-sync was in flight: re-sync once more after it
 
   function status(state, text) {
     var el = document.getElementById("socket-status");
@@ -18,20 +19,36 @@
 
   function resync() {
     var url = body.dataset.regionsUrl;
-    if (!url || resyncing || !window.htmx) return;
+    if (!url || !window.htmx) return;
+    if (resyncing) {
+      again = true;
+      return;
+    }
     resyncing = true;
     htmx.ajax("GET", url, { swap: "none", source: body }).finally(function () {
       resyncing = false;
+      if (again) {
+        again = false;
+        resync();
+      }
     });
   }
 
-  document.addEventListener("htmx:afterRequest", function (e) {
-    var xhr = e.detail.xhr;
-    var seq = xhr && xhr.getResponseHeader("X-Live-Seq");
-    if (seq !== null && seq !== undefined && seq !== "") {
-      lastSeq = Math.max(lastSeq, Number(seq));
-      body.dataset.seq = String(lastSeq);
+  // A re-sync answer is the state as of its X-Live-Seq. If a newer message was applied
+  // while it travelled, its regions may be older than the page: drop it and ask again.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var seq = e.detail.xhr && e.detail.xhr.getResponseHeader("X-Live-Seq");
+    if (seq === null || seq === undefined || seq === "") return;
+    if (Number(seq) < lastSeq) {
+      e.detail.shouldSwap = false;
+      again = true;
+      return;
     }
+    lastSeq = Number(seq);
+    body.dataset.seq = String(lastSeq);
+  });
+
+  document.addEventListener("htmx:afterRequest", function (e) {
     // A button's form closes once the server took it.
     var form = e.detail.elt;
     if (e.detail.successful && form && form.id === "emergency-form") {
