@@ -121,7 +121,7 @@ def verify_stability(plan_id: int, epoch: int, attempt: int) -> Plan | None:
         summary = "; ".join(f"{name}: {', '.join(found)}" for name, found in problems.items())
         audit.record(
             actor=SYSTEM,
-            action="plan.stability_check",
+            action="plan.emergency_stability_check",
             target=plan,
             after={"attempt": attempt, "of": decide.MAX_ATTEMPTS, "healthy": not problems, "passes": step.passes},
             reason=summary,
@@ -131,7 +131,7 @@ def verify_stability(plan_id: int, epoch: int, attempt: int) -> Plan | None:
         if step.finished:
             audit.record(
                 actor=SYSTEM,
-                action="plan.stability_verified" if step.verified else "plan.stability_not_verified",
+                action=f"plan.emergency_stability_{'verified' if step.verified else 'not_verified'}",
                 target=plan,
                 after={"stability": outcome, "attempts": attempt},
                 reason=summary,

@@ -22,7 +22,7 @@ ACTIONS = [
     (PLAN + "/components/beta/rollout/start", "operate", 503),
     (PLAN + "/components/beta/rollout/pause", "operate", 503),
     (PLAN + "/components/beta/rollout/resume", "operate", 503),
-    (PLAN + "/emergency-rollback", "operate", 503),
+    (PLAN + "/emergency-rollback", "operate", 303),
     (PLAN + "/approvals/{approval}/approve", "approve", 503),
     (PLAN + "/approvals/{approval}/reject", "approve", 503),
 ]

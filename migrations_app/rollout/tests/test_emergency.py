@@ -118,10 +118,10 @@ def test_stability_is_verified_after_three_consecutive_healthy_checks(live, oper
         check(live, attempt)
     plan = Plan.objects.get(pk=live.pk)
     assert (plan.stability, plan.stability_attempts, plan.stability_passes) == (Stability.VERIFIED, 4, 3)
-    checks = AuditEvent.objects.filter(action="plan.stability_check").order_by("pk")
+    checks = AuditEvent.objects.filter(action="plan.emergency_stability_check").order_by("pk")
     assert [c.after["healthy"] for c in checks] == [False, True, True, True]
     assert checks[0].reason == "edge-functions: original error rate 15.0% > 5.0%"
-    assert AuditEvent.objects.filter(action="plan.stability_verified").count() == 1
+    assert AuditEvent.objects.filter(action="plan.emergency_stability_verified").count() == 1
 
 
 def test_stability_is_not_verified_after_ten_attempts_without_three_in_a_row(live, operator, health_source, caplog):
@@ -132,7 +132,7 @@ def test_stability_is_not_verified_after_ten_attempts_without_three_in_a_row(liv
         check(live, attempt)
     plan = Plan.objects.get(pk=live.pk)
     assert (plan.stability, plan.stability_attempts) == (Stability.UNSTABLE, 10)
-    assert AuditEvent.objects.filter(action="plan.stability_not_verified").count() == 1
+    assert AuditEvent.objects.filter(action="plan.emergency_stability_not_verified").count() == 1
     assert check(live, 11) is None
 
 
@@ -142,7 +142,7 @@ def test_a_repeated_or_stale_check_does_nothing(live, operator):
     assert emergency.verify_stability(plan.pk, plan.epoch, 1) is not None
     assert emergency.verify_stability(plan.pk, plan.epoch, 1) is None  # delivered twice
     assert emergency.verify_stability(plan.pk, plan.epoch - 1, 2) is None  # from before a change
-    assert AuditEvent.objects.filter(action="plan.stability_check").count() == 1
+    assert AuditEvent.objects.filter(action="plan.emergency_stability_check").count() == 1
 
 
 def test_clearing_force_original_needs_approvals_by_others(live, operator, approver, second_approver):

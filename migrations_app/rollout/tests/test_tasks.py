@@ -54,5 +54,5 @@ def test_after_an_emergency_rollback_the_worker_verifies_stability(worker, beta,
     assert wait_for(lambda: Plan.objects.get(pk=beta.plan_id).stability == Stability.VERIFIED)
     plan = Plan.objects.get(pk=beta.plan_id)
     assert (plan.stability_attempts, plan.stability_passes) == (3, 3)
-    assert AuditEvent.objects.filter(action="plan.stability_check").count() == 3
-    assert AuditEvent.objects.filter(action="plan.stability_verified").count() == 1
+    assert AuditEvent.objects.filter(action="plan.emergency_stability_check").count() == 3
+    assert AuditEvent.objects.filter(action="plan.emergency_stability_verified").count() == 1
