@@ -61,14 +61,44 @@ async def run(url: str, seconds: float, connections: int, headers: list[str], wa
     return {"requests": total, "rps": total / seconds, "statuses": {str(k): v for k, v in statuses.items()}}
 
 
+def alternate(targets: dict[str, tuple[str, list[str]]], rounds: int) -> dict:
+    """One connection, the targets' requests one after the other, `rounds` times: the median
+    latency of each. Paired this way, a neighbour's load falls on every target alike."""
+    parts = urlsplit(next(iter(targets.values()))[0])
+
+    async def measure():
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        requests = {}
+        for name, (url, headers) in targets.items():
+            target = urlsplit(url)
+            path = target.path + (f"?{target.query}" if target.query else "")
+            lines = [f"GET {path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}", *headers, "", ""]
+            requests[name] = "\r\n".join(lines).encode()
+        latencies = {name: [] for name in targets}
+        for _ in range(rounds):
+            for name, request in requests.items():
+                started = time.perf_counter()
+                writer.write(request)
+                await _read_response(reader)
+                latencies[name].append(time.perf_counter() - started)
+        writer.close()
+        return {name: sorted(values)[len(values) // 2] * 1e6 for name, values in latencies.items()}
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("url")
+    parser.add_argument("url", help="a URL, or with --alternate a JSON object {name: [url, [headers]]}")
+    parser.add_argument("--alternate", type=int, metavar="ROUNDS", help="median latency per target, paired")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--header", action="append", default=[])
     args = parser.parse_args()
+    if args.alternate:
+        print(json.dumps(alternate(json.loads(args.url), args.alternate)))
+        return
     print(json.dumps(asyncio.run(run(args.url, args.seconds, args.connections, args.header, args.warmup))))
 
 

@@ -120,7 +120,7 @@ def _plan(plan_key: str) -> Plan:
 def rollout_snapshot(request, plan_key: str):
     """The snapshot to evaluate locally; send the ETag back as If-None-Match to get 304."""
     request.auth.require(Permission.ROLLOUT_READ, "read rollouts")
-    etag, content = snapshot.respond(plan_key, request.headers.get("If-None-Match"), cached=request.rollout_cache)
+    etag, content = snapshot.respond(plan_key, request.META.get("HTTP_IF_NONE_MATCH"), cached=request.rollout_cache)
     response = HttpResponse(content or b"", content_type="application/json", status=200 if content else 304)
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"

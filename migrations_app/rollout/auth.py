@@ -23,6 +23,14 @@ def _load(raw: str):
 
 
 class DataPlaneBearer(HttpBearer):
+    def __call__(self, request: HttpRequest):
+        # As HttpBearer does, reading META directly: `request.headers` is rebuilt from META
+        # on every request, a measurable part of an answer served from the cache.
+        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != self.openapi_scheme or not token:
+            return None
+        return self.authenticate(request, token.strip())
+
     def authenticate(self, request: HttpRequest, token: str):
         if not token.startswith(tokens.TOKEN_PREFIX):
             return None

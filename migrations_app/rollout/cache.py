@@ -41,13 +41,14 @@ class Cache:
         self._listener: threading.Thread | None = None
 
     def usable(self) -> bool:
-        """Whether the cache may serve now. Ask once per request: looking up the thread's
-        database connection costs tens of microseconds, a sizeable part of a cached answer."""
+        """Whether the cache may serve now. Ask once per request: it looks at the thread's
+        database connections, without making one (Django makes one per request thread under
+        ASGI, which would cost more than the cached answer itself)."""
         if self._listener is None:
             if not settings.ROLLOUT_CACHE or connections["default"].vendor != "postgresql":
                 return False
             self._start_listener()
-        return self.listening and not connections["default"].in_atomic_block
+        return self.listening and not any(c.in_atomic_block for c in connections.all(initialized_only=True))
 
     def get(self, key, load, usable: bool):
         """The cached value of `key`, or `load()` (kept, unless a change landed meanwhile)."""

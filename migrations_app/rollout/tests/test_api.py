@@ -273,3 +273,23 @@ def test_a_rejection_needs_a_reason(client, edge, operator, approver):
     rollout = rollout_of(edge)
     assert (rollout.state, rollout.percentage) == (RolloutState.PAUSED, 0)
     assert rollout.last_reason == "step approval rejected: wait for Monday"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer sy_not-a-real-token", "Bearer ", "Basic dXNlcjpwYXNz", "sy_abc"])
+def test_the_data_plane_answers_401_without_valid_credentials(client, demo_plan, header):
+    headers = {"Authorization": header} if header else {}
+    for path in (f"/api/v1/plans/{PLAN}/rollout", f"/api/v1/plans/{PLAN}/decide?component=edge-functions&key=k"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 401
+        assert "detail" in response.json()
+
+
+def test_a_revoked_token_no_longer_reads_the_snapshot(client, demo_plan):
+    from django.utils import timezone
+
+    from migrations_app.models import ApiToken
+
+    headers = bearer("rollout:read", name="reader")
+    assert client.get(f"/api/v1/plans/{PLAN}/rollout", headers=headers).status_code == 200
+    ApiToken.objects.filter(name="reader").update(revoked_at=timezone.now())
+    assert client.get(f"/api/v1/plans/{PLAN}/rollout", headers=headers).status_code == 401
