@@ -10,7 +10,7 @@ Opening an alert notifies the webhook once.
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from migrations_app import audit, broadcast
@@ -159,10 +159,9 @@ def acknowledge(alert: Alert, *, actor: Actor, now: datetime | None = None) -> A
 
 def watched_components(now: datetime) -> list[Component]:
     recent = MetricRollup.objects.filter(bucket_start__gte=now - WATCH_LOOKBACK).values("component_id")
-    alerting = Alert.objects.filter(resolved_at__isnull=True, rule__in=RULES).values("component_id")
-    return list(
-        Component.objects.filter(pk__in=recent.union(alerting)).select_related("plan", "rollout").order_by("pk")
-    )
+    alerting = Alert.objects.filter(resolved_at__isnull=True, rule__in=RULES).order_by().values("component_id")
+    watched = Component.objects.filter(Q(pk__in=recent) | Q(pk__in=alerting))
+    return list(watched.select_related("plan", "rollout").order_by("pk"))
 
 
 def evaluate_component(component: Component, now: datetime | None = None):

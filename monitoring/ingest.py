@@ -44,8 +44,16 @@ def ingest_metrics(body: bytes, kind: str, *, actor: Actor, now: datetime | None
     except BatchRefused:
         count_refused(IngestCounter.Kind.METRICS, total)
         raise
+    starts: dict[datetime, datetime] = {}  # most samples share a few timestamps (often just `now`)
     deltas = rollups.fold_metrics(
-        (component_id, operation, provider, duration, success, bucket_start(at))
+        (
+            component_id,
+            operation,
+            provider,
+            duration,
+            success,
+            starts.get(at) or starts.setdefault(at, bucket_start(at)),
+        )
         for component_id, operation, provider, duration, success, _, at in rows
     )
     with transaction.atomic():
