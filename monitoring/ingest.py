@@ -26,6 +26,7 @@ from monitoring.models import ComparisonMismatch, IngestCounter, MetricSample
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_DIFF_BYTES = 16 * 1024
 SAMPLE_COLUMNS = ("component_id", "operation", "provider", "duration_ms", "success", "error_message", "recorded_at")
+SAMPLE_TYPES = ("int8", "text", "text", "float8", "bool", "text", "timestamptz")
 
 
 def ingest_metrics(body: bytes, kind: str, *, actor: Actor, now: datetime | None = None) -> int:
@@ -202,8 +203,10 @@ def _write_samples(rows: list[tuple]) -> None:
     table = MetricSample._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # The psycopg 3 cursor: COPY streams the rows in one round trip, adapted in C.
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(SAMPLE_COLUMNS)}) FROM STDIN") as copy:
+            # The psycopg 3 cursor: COPY streams the rows in one go; the binary format with
+            # the types declared skips text formatting and parsing (about twice as fast).
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(SAMPLE_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(SAMPLE_TYPES)
                 for row in rows:
                     copy.write_row(row)
         else:

@@ -1,3 +1,4 @@
+import logging
 import os
 import signal
 
@@ -43,6 +44,8 @@ class Command(BaseCommand):
     def handle(self, *args, plan, url, token, port, rate, fault, seed, duration, **options):
         if rate <= 0:
             raise CommandError("--rate must be above 0")
+        # A line per request (several a second) would bury what matters: warnings, faults set.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         if not token:
             token = create_token(plan)
             self.stdout.write("Created an API token for the simulator (metrics:write, rollout:read, read).")
