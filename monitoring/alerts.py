@@ -7,6 +7,7 @@ when its condition clears; an event alert resolves when a person acknowledges it
 Opening an alert notifies the webhook once.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -187,5 +188,45 @@ def evaluate_component(component: Component, now: datetime | None = None):
     return verdict
 
 
-def open_alerts(plan: Plan):
-    return Alert.objects.filter(plan=plan, resolved_at__isnull=True).select_related("plan")
+@dataclass(frozen=True)
+class AlertView:
+    """An alert as a page shows it: `component` is the component's name, or "plan-wide"."""
+
+    pk: int
+    level: str  # critical, warning or info
+    rule: str
+    component: str
+    message: str
+    opened_at: datetime
+    last_seen_at: datetime
+    occurrences: int
+    state: str
+    acknowledged_by: str
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+
+def open_alerts(plan: Plan) -> list[AlertView]:
+    """The plan's unresolved alerts, most severe first, then newest."""
+    order = {severity: rank for rank, severity in enumerate(Alert.Severity.values)}
+    rows = sorted(
+        Alert.objects.filter(plan=plan, resolved_at__isnull=True),
+        key=lambda a: (order[a.severity], -a.opened_at.timestamp()),
+    )
+    return [
+        AlertView(
+            pk=a.pk,
+            level=a.severity,
+            rule=a.rule,
+            component=a.scope or "plan-wide",
+            message=a.message,
+            opened_at=a.opened_at,
+            last_seen_at=a.last_seen_at,
+            occurrences=a.occurrences,
+            state=a.state,
+            acknowledged_by=a.acknowledged_by_name,
+        )
+        for a in rows
+    ]

@@ -276,13 +276,13 @@ class ReportQuery(Schema):
 @router.get("/plans/{plan_key}/report")
 def get_report(request, plan_key: str, query: Query[ReportQuery]):
     request.auth.require(Permission.VIEW, "read the report")
-    return report.build(_plan(plan_key), window_seconds=query.window)
+    return report.build_report(_plan(plan_key), window_seconds=query.window)
 
 
 @router.get("/plans/{plan_key}/report.csv")
 def get_report_csv(request, plan_key: str, query: Query[ReportQuery]):
     request.auth.require(Permission.VIEW, "read the report")
-    text = report_csv.to_csv(report.build(_plan(plan_key), window_seconds=query.window))
+    text = report_csv.to_csv(report.build_report(_plan(plan_key), window_seconds=query.window))
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{plan_key}-report.csv"'
     return response

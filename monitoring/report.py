@@ -185,7 +185,7 @@ def phases(plan: Plan, now: datetime) -> list[dict]:
     return rows
 
 
-def build(
+def build_report(
     plan: Plan, *, baseline: Baseline | None = None, window_seconds: int | None = None, now: datetime | None = None
 ) -> dict:
     now = now or timezone.now()

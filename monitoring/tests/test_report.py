@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.template.loader import render_to_string
 
 from migrations_app import audit
 from migrations_app.models import Phase, Run, Step, StepAttempt
@@ -65,7 +66,7 @@ def test_the_baseline_holds_each_operation_on_the_original_provider(fixed_data):
 
 @pytest.mark.django_db
 def test_the_report_compares_performance_with_the_baseline(fixed_data):
-    built = report.build(fixed_data, now=R)
+    built = report.build_report(fixed_data, now=R)
     assert built["window_seconds"] == 3600
     rows = {(r["component"], r["operation"]): r for r in built["performance"]["operations"]}
     coordinate = rows[("edge-functions", "coordinate")]
@@ -91,7 +92,7 @@ def test_the_report_compares_performance_with_the_baseline(fixed_data):
 
 @pytest.mark.django_db
 def test_overall_figures_and_success_criteria_combine_the_operations_in_both(fixed_data):
-    built = report.build(fixed_data, now=R)
+    built = report.build_report(fixed_data, now=R)
     overall = built["performance"]["overall"]
     # Baseline: 50 samples, 2 errors, latency (40*150 + 10*1000) / 50 = 320;
     # buckets 20 | 20 | 10 (in (500, 1000]): rank 47.5 -> 500 + 500 * 7.5/10 = 875.
@@ -119,7 +120,7 @@ def test_a_slower_migration_misses_the_performance_criterion(demo_plan, settings
     send(PLAN, "edge-functions", "original", [100] * 50, at=at(12, 9, 5))
     baseline.capture(demo_plan, OPERATOR, now=B)
     send(PLAN, "edge-functions", "migrated", [106] * 50, errors=1, at=at(13, 59, 5))
-    built = report.build(demo_plan, now=R)
+    built = report.build_report(demo_plan, now=R)
     criteria = {c["key"]: c for c in built["success_criteria"]}
     assert criteria["performance"]["value_pct"] == pytest.approx(6.0)
     assert criteria["performance"]["met"] is False
@@ -149,7 +150,7 @@ def test_the_report_counts_failures_rollbacks_and_alerts_and_phase_durations(fix
         started_at=R - timedelta(days=3), promoted_at=R - timedelta(hours=12)
     )
     Phase.objects.filter(plan=fixed_data, key="abstraction").update(started_at=R - timedelta(hours=12))
-    built = report.build(fixed_data, now=R)
+    built = report.build_report(fixed_data, now=R)
     reliability = built["reliability"]
     assert (reliability["failed_steps"], reliability["failed_steps_by_component"]) == (1, {"edge-functions": 1})
     assert (reliability["rollbacks"], reliability["rollbacks_by_kind"]["rollout.rolled_back"]) == (1, 1)
@@ -190,7 +191,7 @@ def test_the_report_counts_failures_rollbacks_and_alerts_and_phase_durations(fix
 
 @pytest.mark.django_db
 def test_without_a_baseline_the_report_says_what_is_missing(demo_plan):
-    built = report.build(demo_plan, now=R)
+    built = report.build_report(demo_plan, now=R)
     assert built["baseline"] is None
     assert all(c["met"] is None for c in built["success_criteria"])
     assert built["recommendations"][0]["description"].startswith("Capture a performance baseline")
@@ -237,3 +238,26 @@ def test_operators_capture_a_baseline_through_the_api_and_viewers_may_not(
     assert created.status_code == 201, created.content
     assert (created.json()["window_seconds"], created.json()["captured_by"]) == (600, operator.username)
     assert client.get(f"/api/v1/plans/{PLAN}/baseline").json()["id"] == created.json()["id"]
+
+
+@pytest.mark.django_db
+def test_the_report_body_shows_criteria_figures_and_recommendations(fixed_data):
+    html = render_to_string("monitoring/report_body.html", {"report": report.build_report(fixed_data, now=R)})
+    assert "Against the baseline captured 2026-03-02 12:10 UTC by olga over 3600 s" in html
+    assert "✔ Met: Error rate increase under 0.1 points (4.00% → 1.11%, -2.89 points)" in " ".join(html.split())
+    assert "edge-functions / coordinate" in html
+    assert "150 ms → 120 ms" in html and "-20.0%" in html
+    assert "The migrated implementation outperforms the original" in html
+    assert f'href="/api/v1/plans/{PLAN}/report.csv"' in html
+
+
+@pytest.mark.django_db
+def test_the_dashboard_reads_open_alerts_most_severe_first(fixed_data):
+    edge = fixed_data.components.get(name="edge-functions")
+    alerts.raise_alert(fixed_data, component=edge, rule="p95_latency", severity="warning", message="slow")
+    alerts.raise_alert(fixed_data, rule="automatic_rollback", severity="critical", message="rolled back")
+    listed = alerts.open_alerts(fixed_data)
+    assert [(a.level, a.component, a.message) for a in listed] == [
+        ("critical", "plan-wide", "rolled back"),
+        ("warning", "edge-functions", "slow"),
+    ]
