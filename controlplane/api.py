@@ -69,3 +69,4 @@ def unauthenticated(request, error):
 from migrations_app.api import router as plans_router  # noqa: E402 - routers import `api` helpers
 
 api.add_router("/", plans_router)
+api.add_router("/", "monitoring.api.router")
