@@ -71,3 +71,4 @@ from migrations_app.rollout.api import router as rollout_router  # noqa: E402
 
 api.add_router("/", plans_router)
 api.add_router("/", rollout_router)
+api.add_router("/", "monitoring.api.router")
