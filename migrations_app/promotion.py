@@ -63,8 +63,16 @@ def checklist_complete(phase: Phase) -> Gate:
     return Gate("readiness checklist", not open_items, ", ".join(open_items) or "every item is ticked")
 
 
-# Small functions, each naming what fails. Monitoring's "no open critical alert" joins this list.
-GATES = [all_components_migrated, traffic_at_full, checklist_complete]
+def no_open_critical_alert(phase: Phase) -> Gate:
+    from monitoring.models import Alert  # monitoring builds on this app, not the other way round
+
+    critical = Alert.objects.filter(plan=phase.plan, severity=Alert.Severity.CRITICAL, resolved_at__isnull=True)
+    found = [f"{alert.scope or 'plan-wide'}: {alert.message}" for alert in critical.order_by("opened_at")]
+    return Gate("no open critical alert", not found, "; ".join(found) or "no critical alert is open")
+
+
+# Small functions, each naming what fails.
+GATES = [all_components_migrated, traffic_at_full, checklist_complete, no_open_critical_alert]
 
 
 def check_gates(phase: Phase) -> list[Gate]:

@@ -148,19 +148,19 @@ def rollout_detail(request, plan_key: str, component: str):
 @router.post(R + "/start", response=RolloutOut)
 def start(request, plan_key: str, component: str, body: ReasonIn = None):
     reason = body.reason if body else ""
-    return _rollout_out(services.start(changes.find(plan_key, component), actor=request.auth, reason=reason))
+    return _rollout_out(services.start_rollout(changes.find(plan_key, component), actor=request.auth, reason=reason))
 
 
 @router.post(R + "/pause", response=RolloutOut)
 def pause(request, plan_key: str, component: str, body: ReasonIn = None):
     reason = body.reason if body else ""
-    return _rollout_out(services.pause(changes.find(plan_key, component), actor=request.auth, reason=reason))
+    return _rollout_out(services.pause_rollout(changes.find(plan_key, component), actor=request.auth, reason=reason))
 
 
 @router.post(R + "/resume", response=RolloutOut)
 def resume(request, plan_key: str, component: str, body: ReasonIn = None):
     reason = body.reason if body else ""
-    return _rollout_out(services.resume(changes.find(plan_key, component), actor=request.auth, reason=reason))
+    return _rollout_out(services.resume_rollout(changes.find(plan_key, component), actor=request.auth, reason=reason))
 
 
 @router.post(R + "/percentage", response=RolloutOut)

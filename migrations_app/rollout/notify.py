@@ -1,30 +1,46 @@
-"""Telling people: the two call sites where the rollout controller raises an alert.
+"""Telling people: where the rollout controller raises an alert or notifies the webhook.
 
-Alerts and the alert webhook belong to monitoring. Until its alert service exists these
-log at the level the alert would have; each function is the one place to call it from.
-Both run after commit, so nobody is told about a change that was rolled back.
+Alerts and the webhook belong to monitoring; these are the rollout controller's two call
+sites. Both run after commit, so nobody is told about a change that was rolled back.
 """
 
-import logging
+from monitoring import alerts, notify
+from monitoring.models import Alert
 
-logger = logging.getLogger("switchyard.alerts")
+RULE_AUTOMATIC_ROLLBACK = "automatic_rollback"
+RULE_STABILITY_NOT_VERIFIED = "stability_not_verified"
 
 
-def automatic_rollback(plan, *, component: str | None, reason: str, figures: dict | None) -> None:
-    """A critical alert: the health gate rolled traffic back (one component, or the whole plan).
-
-    Integration point: monitoring's alert service (critical level, with `figures`).
-    """
-    scope = f"component {component}" if component else "every component"
-    logger.critical("plan %s: automatic rollback of %s: %s", plan.key, scope, reason, extra={"figures": figures})
+def automatic_rollback(plan, *, component, reason: str, figures: dict | None) -> None:
+    """A critical alert (and so the webhook): the health gate rolled traffic back, of one
+    component, or of every component when `component` is None."""
+    scope = f"{component.name} rolled back" if component is not None else "every component rolled back"
+    alerts.raise_alert(
+        plan,
+        component=component,
+        rule=RULE_AUTOMATIC_ROLLBACK,
+        severity=Alert.Severity.CRITICAL,
+        message=f"automatic rollback: {scope}: {reason}",
+        data={"health": figures},
+    )
 
 
 def emergency_rollback_finished(plan, *, verified: bool, problems: dict) -> None:
-    """The notification after an emergency rollback, with the stability verification's result.
-
-    Integration point: monitoring's alert webhook.
-    """
+    """The notification after an emergency rollback's stability verification: a webhook
+    message when stable, a critical alert when stability could not be verified."""
     if verified:
-        logger.warning("plan %s: emergency rollback complete, stability verified", plan.key)
-    else:
-        logger.critical("plan %s: emergency rollback done but stability NOT verified: %s", plan.key, problems)
+        notify.send(
+            plan,
+            "rollback",
+            "emergency rollback complete: all traffic on the original implementation, stability verified",
+            {"stability": "verified"},
+        )
+        return
+    details = "; ".join(f"{name}: {', '.join(found)}" for name, found in problems.items()) or "no details"
+    alerts.raise_alert(
+        plan,
+        rule=RULE_STABILITY_NOT_VERIFIED,
+        severity=Alert.Severity.CRITICAL,
+        message=f"emergency rollback done, but stability could not be verified after 10 checks: {details}",
+        data={"problems": problems},
+    )

@@ -132,5 +132,7 @@ def _roll_back(plan: Plan, current: Rollout, decision: Decision, verdict) -> Non
         last_reason=decision.reason,
     )
     approvals.invalidate(current.approvals.all(), actor=SYSTEM, reason="the health gate rolled the rollout back")
-    name = current.component.name
-    transaction.on_commit(lambda: notify.automatic_rollback(plan, component=name, reason=decision.reason, figures=data))
+    component = current.component
+    transaction.on_commit(
+        lambda: notify.automatic_rollback(plan, component=component, reason=decision.reason, figures=data)
+    )

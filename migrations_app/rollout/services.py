@@ -37,7 +37,7 @@ def _ready_for_traffic(plan: Plan, current: Rollout) -> None:
         raise Conflict(f"plan {plan.key} has force-original on since an emergency rollback: clear it first (approved)")
 
 
-def start(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
+def start_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
     """Start (or restart after a rollback) at the first step.
 
     1. The component's migration has completed, and force-original is off.
@@ -68,7 +68,7 @@ def start(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
     return current
 
 
-def pause(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
+def pause_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
     """Hold traffic where it is; automatic moves stop and a pending step approval is invalidated."""
     actor.require(Permission.OPERATE, "pause a rollout")
     health = figures(verdict_for(rollout.component))
@@ -89,7 +89,7 @@ def pause(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
     return current
 
 
-def resume(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
+def resume_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
     """Hand a paused rollout back to the controller; its interval starts again from now."""
     actor.require(Permission.OPERATE, "resume a rollout")
     health = figures(verdict_for(rollout.component))

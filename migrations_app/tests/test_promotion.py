@@ -26,6 +26,7 @@ def test_every_gate_passes_for_a_ready_phase(tiny_plan, operator):
         ("all components migrated", True),
         ("traffic components at 100%", True),
         ("readiness checklist", True),
+        ("no open critical alert", True),
     ]
 
 
@@ -85,3 +86,16 @@ def test_an_approver_cannot_request_a_promotion(tiny_plan, operator, approver):
         promotion.request_promotion(phase, actor=actor(approver))
     phase.refresh_from_db()
     assert phase.state == PhaseState.IN_PROGRESS
+
+
+def test_an_open_critical_alert_blocks_promotion_until_it_is_resolved(tiny_plan, operator):
+    from monitoring import alerts
+
+    phase = ready_phase_one(tiny_plan, operator)
+    alert = alerts.raise_alert(tiny_plan, rule="error_rate", severity="critical", message="error rate 12.0% > 5.0%")
+    alerts.raise_alert(tiny_plan, rule="p95_latency", severity="warning", message="p95 3400 ms > 3000 ms")
+    with pytest.raises(promotion.GatesFailed, match=r"no open critical alert: plan-wide: error rate 12.0% > 5.0%$"):
+        promotion.request_promotion(phase, actor=actor(operator))
+    assert not Approval.objects.exists()
+    alerts.resolve(alert, reason="fixed")
+    assert promotion.request_promotion(phase, actor=actor(operator)).state == "pending"

@@ -19,9 +19,9 @@ ACTIONS = [
     (PLAN + "/phases/one/request-promotion", "operate", 503),
     (PLAN + "/components/alpha/retry", "operate", 503),
     (PLAN + "/components/alpha/rollback", "operate", 503),
-    (PLAN + "/components/beta/rollout/start", "operate", 503),
-    (PLAN + "/components/beta/rollout/pause", "operate", 503),
-    (PLAN + "/components/beta/rollout/resume", "operate", 503),
+    (PLAN + "/components/beta/rollout/start", "operate", 409),  # beta has not migrated yet
+    (PLAN + "/components/beta/rollout/pause", "operate", 303),
+    (PLAN + "/components/beta/rollout/resume", "operate", 409),  # it is not paused
     (PLAN + "/emergency-rollback", "operate", 303),
     (PLAN + "/approvals/{approval}/approve", "approve", 503),
     (PLAN + "/approvals/{approval}/reject", "approve", 503),

@@ -254,7 +254,7 @@ def test_request_promotion_answers_which_gates_fail(client, demo_plan, operator)
     assert failing == {"all components migrated", "readiness checklist"}
     assert "abstraction-interfaces (pending)" in response.json()["detail"]
     gates = client.get(f"/api/v1/plans/{PLAN}/phases/setup/gates").json()
-    assert [g["passed"] for g in gates] == [False, True, False]
+    assert [g["passed"] for g in gates] == [False, True, False, True]
 
 
 def test_a_rejection_needs_a_reason(client, edge, operator, approver):

@@ -23,7 +23,7 @@ def live(demo_plan, health_source, operator):
     for name in names:
         health_source[name] = healthy(name)
         component = migrated(demo_plan.components.get(name=name))
-        services.start(rollout_of(component), actor=actor(operator))
+        services.start_rollout(rollout_of(component), actor=actor(operator))
     services.set_percentage(
         rollout_of(demo_plan.components.get(name="edge-functions")), 40, actor=actor(operator), reason="pilot"
     )
@@ -67,12 +67,12 @@ def test_a_viewer_cannot_roll_back(live, viewer):
 def test_nothing_can_raise_traffic_while_force_original_is_on(live, operator):
     emergency.emergency_rollback(live, actor=actor(operator), reason="spike")
     with pytest.raises(Conflict, match="force-original on since an emergency rollback: clear it first"):
-        services.start(rollouts(live)["edge-functions"], actor=actor(operator))
+        services.start_rollout(rollouts(live)["edge-functions"], actor=actor(operator))
 
 
 def test_it_invalidates_pending_approvals_of_the_plan(live, operator):
     edge = rollouts(live)["edge-functions"]
-    services.resume(edge, actor=actor(operator))
+    services.resume_rollout(edge, actor=actor(operator))
     with pytest.raises(Conflict):
         services.set_percentage(rollout_of(edge.component), 60, actor=actor(operator), reason="r")
     with transaction.atomic():

@@ -68,7 +68,7 @@ def test_fifty_concurrent_approvals_of_one_request_give_exactly_one_promotion(ti
 
 @pytest.fixture
 def progressing(beta, operator):
-    services.start(rollout_of(beta), actor=actor(operator))
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
     return beta
 
 
@@ -86,7 +86,7 @@ def test_an_emergency_rollback_racing_a_reconcile_advance_always_ends_at_zero(pr
         assert Plan.objects.get(pk=plan.pk).force_original is True
         # Arrange the next round: force-original off, the rollout moving again at 10%.
         Plan.objects.filter(pk=plan.pk).update(force_original=False, stability=Stability.NONE)
-        services.start(rollout_of(progressing), actor=actor(operator))
+        services.start_rollout(rollout_of(progressing), actor=actor(operator))
 
 
 def test_ten_deliveries_of_one_reconcile_advance_once(progressing):
@@ -103,7 +103,7 @@ def test_a_pause_racing_an_advance_never_loses_the_pause(progressing, operator):
     rollout = age(rollout_of(progressing), 301)
     results = together(
         lambda: reconcile.reconcile(rollout.pk, rollout.epoch, health=lambda c: healthy()),
-        lambda: services.pause(rollout, actor=actor(operator), reason="hold"),
+        lambda: services.pause_rollout(rollout, actor=actor(operator), reason="hold"),
     )
     assert not any(isinstance(r, Exception) for r in results), results
     rollout.refresh_from_db()

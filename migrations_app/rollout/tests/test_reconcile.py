@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def started(beta, operator, seconds_ago=301):
-    services.start(rollout_of(beta), actor=actor(operator))
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
     return age(rollout_of(beta), seconds_ago)
 
 
@@ -37,8 +37,8 @@ def test_a_healthy_rollout_advances_one_step_per_interval(beta, operator):
 def test_a_stale_epoch_changes_nothing(beta, operator):
     rollout = started(beta, operator)
     stale_epoch = rollout.epoch
-    services.pause(rollout, actor=actor(operator), reason="hold")
-    services.resume(rollout_of(beta), actor=actor(operator))
+    services.pause_rollout(rollout, actor=actor(operator), reason="hold")
+    services.resume_rollout(rollout_of(beta), actor=actor(operator))
     age(rollout_of(beta), 301)
     before = AuditEvent.objects.count()
     assert run(rollout, healthy(), epoch=stale_epoch) is None
@@ -61,9 +61,9 @@ def test_before_a_step_that_needs_approval_it_waits_for_approvers(demo_plan, hea
     from migrations_app.rollout.tests.conftest import migrated
 
     edge = migrated(demo_plan.components.get(name="edge-functions"))
-    services.start(rollout_of(edge), actor=actor(operator))
+    services.start_rollout(rollout_of(edge), actor=actor(operator))
     services.set_percentage(rollout_of(edge), 25, actor=actor(operator), reason="skip ahead")
-    services.resume(rollout_of(edge), actor=actor(operator))
+    services.resume_rollout(rollout_of(edge), actor=actor(operator))
     rollout = age(rollout_of(edge), 301)
     run(rollout, healthy("edge-functions"))
     rollout.refresh_from_db()
@@ -74,9 +74,9 @@ def test_before_a_step_that_needs_approval_it_waits_for_approvers(demo_plan, hea
 
 
 def test_at_100_percent_held_healthy_it_completes(beta, operator):
-    services.start(rollout_of(beta), actor=actor(operator))
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
     services.set_percentage(rollout_of(beta), 100, actor=actor(operator), reason="r")
-    services.resume(rollout_of(beta), actor=actor(operator))
+    services.resume_rollout(rollout_of(beta), actor=actor(operator))
     run(age(rollout_of(beta), 301), healthy())
     assert rollout_of(beta).state == RolloutState.COMPLETED
 
@@ -121,7 +121,7 @@ def test_unknown_health_moves_nothing(beta, operator, settings):
 def test_planned_rollback_steps_down_each_wait_with_health_warnings_then_hands_over(
     beta, operator, django_capture_on_commit_callbacks
 ):
-    services.start(rollout_of(beta), actor=actor(operator))
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
     services.set_percentage(rollout_of(beta), 100, actor=actor(operator), reason="all in")
     services.planned_rollback(rollout_of(beta), actor=actor(operator), reason="back out")
     seen = [rollout_of(beta).percentage]
@@ -142,8 +142,8 @@ def test_planned_rollback_steps_down_each_wait_with_health_warnings_then_hands_o
 
 def test_due_lists_only_rollouts_the_controller_moves(beta, operator):
     assert reconcile.due() == []
-    services.start(rollout_of(beta), actor=actor(operator))
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
     rollout = rollout_of(beta)
     assert reconcile.due() == [(rollout.pk, rollout.epoch)]
-    services.pause(rollout, actor=actor(operator))
+    services.pause_rollout(rollout, actor=actor(operator))
     assert reconcile.due() == []

@@ -40,7 +40,7 @@ def test_beat_runs_reconcile_and_expiry_on_the_control_queue():
 
 
 def test_the_beat_task_advances_a_healthy_rollout(worker, beta, operator):
-    services.start(rollout_of(beta), actor=actor(operator))
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
     age(rollout_of(beta), 301)
     tasks.reconcile_all.delay()
     assert wait_for(lambda: rollout_of(beta).percentage == 25)
@@ -49,7 +49,7 @@ def test_the_beat_task_advances_a_healthy_rollout(worker, beta, operator):
 
 def test_after_an_emergency_rollback_the_worker_verifies_stability(worker, beta, operator, settings):
     settings.STABILITY_CHECK_INTERVAL_SECONDS = 0
-    services.start(rollout_of(beta), actor=actor(operator))
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
     emergency.emergency_rollback(Plan.objects.get(pk=beta.plan_id), actor=actor(operator), reason="spike")
     assert wait_for(lambda: Plan.objects.get(pk=beta.plan_id).stability == Stability.VERIFIED)
     plan = Plan.objects.get(pk=beta.plan_id)
