@@ -67,5 +67,7 @@ def unauthenticated(request, error):
 
 
 from migrations_app.api import router as plans_router  # noqa: E402 - routers import `api` helpers
+from migrations_app.engine.api import router as engine_router  # noqa: E402
 
 api.add_router("/", plans_router)
+api.add_router("/", engine_router)
