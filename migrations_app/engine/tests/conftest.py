@@ -120,6 +120,16 @@ def events(log: Path) -> list[str]:
     return [line.rsplit(" ", 2)[0] for line in log.read_text().splitlines() if line.rsplit(" ", 2)[1] == "end"]
 
 
+def wait_until(predicate, timeout: float = 60, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
 def wait_for_run(run: Run, timeout: float = 90) -> Run:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
