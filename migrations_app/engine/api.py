@@ -3,7 +3,7 @@ and a run's log. Same roles as the dashboard (the services check them)."""
 
 from datetime import datetime
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from migrations_app.roles import Permission
 
@@ -112,14 +112,14 @@ def _fresh(run):
 def start_phase(request, plan_key: str, phase_key: str, payload: ReasonIn | None = None):
     phase = services.get_phase(services.get_plan(plan_key), phase_key)
     run = services.start_phase(phase, actor=request.auth, reason=(payload.reason if payload else ""))
-    return 202, _run_out(_fresh(run))
+    return Status(202, _run_out(_fresh(run)))
 
 
 @router.post("/plans/{plan_key}/components/{component}/retry", response={202: RunOut})
 def retry_component(request, plan_key: str, component: str, payload: ReasonIn | None = None):
     target = services.get_component(services.get_plan(plan_key), component)
     run = services.retry_component(target, actor=request.auth, reason=(payload.reason if payload else ""))
-    return 202, _run_out(_fresh(run))
+    return Status(202, _run_out(_fresh(run)))
 
 
 @router.post("/plans/{plan_key}/components/{component}/rollback", response={202: RunOut})
@@ -127,7 +127,7 @@ def rollback_component(request, plan_key: str, component: str, payload: Rollback
     payload = payload or RollbackIn()
     target = services.get_component(services.get_plan(plan_key), component)
     run = services.rollback_component(target, actor=request.auth, reason=payload.reason, override=payload.override)
-    return 202, _run_out(_fresh(run))
+    return Status(202, _run_out(_fresh(run)))
 
 
 @router.post("/runs/{run_id}/cancel", response=RunOut)

@@ -23,7 +23,7 @@ def same(value, expect) -> bool:
     numeric = (int, float, Decimal)
     if isinstance(expect, bool) or isinstance(value, bool):
         return value == expect
-    if isinstance(expect, numeric) and isinstance(value, numeric | str):
+    if isinstance(expect, numeric) and isinstance(value, (*numeric, str)):
         try:
             return Decimal(str(value)) == Decimal(str(expect))
         except ArithmeticError:

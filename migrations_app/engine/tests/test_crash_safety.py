@@ -27,8 +27,11 @@ def test_a_worker_killed_mid_step_leaves_it_interrupted_never_rerun_and_the_comp
     plan = make_plan([component("alpha", steps, risk="medium")])
     run = services.start_phase(plan.phases.get(), actor=actor(operator))
     attempt = wait_until(
-        lambda: StepAttempt.objects.filter(run=run, step__name="a.2", status="started").first() if log.exists()
-        and begins(log, "a.2") else None,
+        lambda: (
+            StepAttempt.objects.filter(run=run, step__name="a.2", status="started").first()
+            if log.exists() and begins(log, "a.2")
+            else None
+        ),
         what="step a.2 to be running",
     )
 

@@ -48,9 +48,7 @@ def test_components_run_in_dependency_order_and_independent_ones_overlap(worker,
     for dependency, dependent in [("repo", "agent"), ("repo", "trust"), ("agent", "coord"), ("trust", "coord")]:
         assert order.index(f"{dependency}.2") < order.index(f"{dependent}.1")
     assert order.index("coord.2") < order.index("edge.1")
-    intervals = {
-        cr.component.name: (cr.started_at, cr.finished_at) for cr in ComponentRun.objects.filter(run=run)
-    }
+    intervals = {cr.component.name: (cr.started_at, cr.finished_at) for cr in ComponentRun.objects.filter(run=run)}
     (agent_start, agent_end), (trust_start, trust_end) = intervals["agent"], intervals["trust"]
     assert agent_start < trust_end and trust_start < agent_end, intervals
 
