@@ -136,6 +136,13 @@ def cancel_run(request, run_id: int, payload: ReasonIn | None = None):
     return _run_out(_fresh(run))
 
 
+@router.get("/plans/{plan_key}/runs", response=list[RunOut])
+def list_runs(request, plan_key: str, limit: int = 50):
+    request.auth.require(Permission.VIEW, "read the migration log")
+    runs = services.get_plan(plan_key).runs.select_related("plan", "phase", "component")
+    return [_run_out(run) for run in runs[: max(1, min(limit, 500))]]
+
+
 @router.get("/runs/{run_id}", response=RunLogOut)
 def get_run(request, run_id: int):
     request.auth.require(Permission.VIEW, "read the migration log")

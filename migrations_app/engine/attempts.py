@@ -13,14 +13,14 @@ import threading
 import traceback
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from migrations_app import broadcast
 from migrations_app.broadcast import Event
 from migrations_app.models import ComponentRun, Run, Step, StepAttempt
 
-from . import config, executors
+from . import config, executors, live
 from .executors import StepFailed
 
 logger = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ def run_step(component_run: ComponentRun, run: Run, step: Step, direction: str, 
     if heartbeat.lost:
         raise LeaseLost(f"component run {component_run.pk} was taken over")
     spec = step.forward if direction == Direction.FORWARD else step.reverse
+    # The broker's visibility timeout is set beyond MAX_STEP_TIMEOUT_SECONDS: no step outlasts it.
+    timeout = min(step.timeout_seconds, settings.MAX_STEP_TIMEOUT_SECONDS)
     attempt = StepAttempt.objects.create(
         run=run,
         component=step.component,
@@ -106,13 +108,11 @@ def run_step(component_run: ComponentRun, run: Run, step: Step, direction: str, 
     )
     heartbeat.attempt_id = attempt.pk
     plan_id = run.plan_id
-    broadcast.publish(plan_id, Event.STEP_STARTED, _payload(attempt))
-    live = LiveLog(plan_id, attempt)
+    live.publish(plan_id, Event.STEP_STARTED, _payload(attempt))
+    log_lines = LiveLog(plan_id, attempt)
     fields = {"status": Status.COMPLETED}
     try:
-        fields["output_tail"] = executors.execute(
-            spec, database=step.database, timeout=step.timeout_seconds, on_line=live.line
-        )
+        fields["output_tail"] = executors.execute(spec, database=step.database, timeout=timeout, on_line=log_lines.line)
     except StepFailed as error:
         fields |= {"status": Status.FAILED, "error_message": error.message, "output_tail": error.output}
         fields["error_trace"] = traceback.format_exc()
@@ -127,7 +127,7 @@ def run_step(component_run: ComponentRun, run: Run, step: Step, direction: str, 
         raise LeaseLost(f"attempt {attempt.pk} was marked {attempt.status} by the sweeper while it ran")
     for name, value in fields.items():
         setattr(attempt, name, value)
-    broadcast.publish(plan_id, Event.STEP_FINISHED, _payload(attempt))
+    live.publish(plan_id, Event.STEP_FINISHED, _payload(attempt))
     return attempt
 
 
@@ -160,4 +160,4 @@ class LiveLog:
             return
         if self.sent == config.MAX_LIVE_LINES + 1:
             text = f"[further lines are not streamed; the log keeps the last {executors.base.TAIL_LINES}]"
-        broadcast.send_now(self.plan_id, Event.LOG_LINE, {**self.base, "line": text})
+        live.send(self.plan_id, Event.LOG_LINE, {**self.base, "line": text})

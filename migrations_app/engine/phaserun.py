@@ -20,7 +20,7 @@ from migrations_app.models import ComponentRun, Run
 from migrations_app.roles import SYSTEM
 from migrations_app.states import ComponentState
 
-from . import scheduler
+from . import live, scheduler
 
 S = ComponentRun.State
 
@@ -64,7 +64,7 @@ def dispatch_task(task_name: str, component_run_id: int) -> None:
 
 
 def publish_component_run(cr: ComponentRun) -> None:
-    broadcast.publish(
+    live.publish(
         cr.run.plan_id,
         Event.RUN_CHANGED,
         {"id": cr.run_id, "component": cr.component.name, "component_state": cr.state, "reason": cr.reason},
@@ -113,7 +113,6 @@ def _dispatch(cr: ComponentRun, old: str, new: str, task_name: str, now, reason:
     if not ComponentRun.objects.filter(pk=cr.pk, state=old).update(**updates):
         return
     cr.state = new
-    publish_component_run(cr)
     dispatch_task(task_name, cr.pk)
 
 

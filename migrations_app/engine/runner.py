@@ -150,7 +150,6 @@ def _claim(component_run_id: int, queued: str, running: str) -> ComponentRun | N
         ComponentRun.objects.filter(pk=cr.pk, state=queued).update(**updates)
         cr.refresh_from_db()
         cr.run = run
-    phaserun.publish_component_run(cr)
     return cr
 
 

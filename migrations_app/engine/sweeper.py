@@ -48,10 +48,11 @@ def take_over(component_run_id: int, now) -> bool:
         cr = ComponentRun.objects.select_related("component").select_for_update().get(pk=component_run_id)
         if cr.state not in (S.RUNNING, S.UNDOING) or cr.lease_expires_at is None or cr.lease_expires_at >= now:
             return False
-        step_words = _interrupt_attempts(cr, run, now)
+        step_words, in_reverse = _interrupt_attempts(cr, run, now)
         message = f"{step_words} was interrupted: its worker {cr.worker} stopped (lease ran out); not run again"
         component = Component.objects.get(pk=cr.component_id)
-        if cr.state == S.RUNNING:
+        if cr.state == S.RUNNING and not in_reverse:
+            # Died going forward: its completed steps are reversed by another worker.
             ComponentRun.objects.filter(pk=cr.pk).update(
                 state=S.UNDO_QUEUED,
                 failed=True,
@@ -64,6 +65,7 @@ def take_over(component_run_id: int, now) -> bool:
                 transitions.apply(component, ComponentState.FAILED, actor=SYSTEM, reason=message, last_error=message)
             phaserun.dispatch_task("run_component_rollback", cr.pk)
         else:
+            # Died while reversing: running that reverse again could undo twice; a person decides.
             ComponentRun.objects.filter(pk=cr.pk).update(
                 state=S.ROLLBACK_FAILED, reason=message, finished_at=now, lease_expires_at=None
             )
@@ -78,11 +80,13 @@ def take_over(component_run_id: int, now) -> bool:
     return True
 
 
-def _interrupt_attempts(cr: ComponentRun, run: Run, now) -> str:
+def _interrupt_attempts(cr: ComponentRun, run: Run, now) -> tuple[str, bool]:
+    """Mark the component's running attempts interrupted; returns the last one in words,
+    and whether it was a reverse action."""
     started = StepAttempt.objects.select_related("step").filter(
         run=run, component_id=cr.component_id, status=StepAttempt.Status.STARTED
     )
-    words = "between two steps, the component"
+    words, in_reverse = "between two steps, the component", False
     for attempt in started:
         StepAttempt.objects.filter(pk=attempt.pk, status=StepAttempt.Status.STARTED).update(
             status=StepAttempt.Status.INTERRUPTED,
@@ -94,9 +98,9 @@ def _interrupt_attempts(cr: ComponentRun, run: Run, now) -> str:
                 "The step was not run again; it may have been partly applied."
             ),
         )
-        direction = "reverse of step" if attempt.direction == StepAttempt.Direction.REVERSE else "step"
-        words = f"{direction} {attempt.step.position + 1} {attempt.step.name!r}"
-    return words
+        in_reverse = attempt.direction == StepAttempt.Direction.REVERSE
+        words = f"{'reverse of step' if in_reverse else 'step'} {attempt.step.position + 1} {attempt.step.name!r}"
+    return words, in_reverse
 
 
 def _redispatch(now) -> int:

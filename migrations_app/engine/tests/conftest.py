@@ -137,4 +137,5 @@ def wait_for_run(run: Run, timeout: float = 90) -> Run:
         if run.state not in Run.ACTIVE_STATES:
             return run
         time.sleep(0.1)
-    pytest.fail(f"run {run.pk} still {run.state} after {timeout} s")
+    rows = ", ".join(f"{cr.component.name}={cr.state}" for cr in run.component_runs.select_related("component"))
+    pytest.fail(f"run {run.pk} still {run.state} after {timeout} s ({rows})")

@@ -129,5 +129,7 @@ def test_the_migration_status_shows_the_latest_attempt_per_component(plan, viewe
     ]
     assert rows[0]["latest"] is None
     assert rows[1]["latest"]["status"] == "skipped" and rows[1]["latest"]["reason"] == "why"
+    runs = logged_in(viewer).get("/api/v1/plans/shop-v2.1/runs").json()
+    assert [(r["id"], r["state"], r["kind"]) for r in runs] == [(run.pk, "failed", "phase")]
     log = logged_in(viewer).get(f"/api/v1/runs/{run.pk}").json()
     assert log["components"][0]["component"] == "beta" and log["attempts"] == []
