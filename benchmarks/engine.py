@@ -130,7 +130,25 @@ def measure(tmp: Path, database_url: str) -> bool:
     print(f"orchestration overhead per step:  {overhead_ms:8.2f} ms  (target < {TARGET_MS:g} ms)")
     print(f"  as worker time (x{WORKERS} workers):   {worker_overhead_ms:8.2f} ms")
     print(f"engine / baseline: {wall / baseline:.1f}x")
+    breakdown(run)
     return overhead_ms < TARGET_MS
+
+
+def breakdown(run) -> None:
+    """Where a component's time goes, on average: waiting for a worker, claiming and
+    starting, between its steps, and settling (recording the outcome, dispatching the next)."""
+    from migrations_app.models import ComponentRun, StepAttempt
+
+    parts = {"queued -> claimed": [], "claimed -> first step": [], "between steps": [], "last step -> settled": []}
+    for cr in ComponentRun.objects.filter(run=run):
+        attempts = list(StepAttempt.objects.filter(run=run, component=cr.component_id).order_by("started_at"))
+        parts["queued -> claimed"].append(cr.started_at - cr.queued_at)
+        parts["claimed -> first step"].append(attempts[0].started_at - cr.started_at)
+        parts["between steps"] += [b.started_at - a.finished_at for a, b in zip(attempts, attempts[1:], strict=False)]
+        parts["last step -> settled"].append(cr.finished_at - attempts[-1].finished_at)
+    for name, values in parts.items():
+        mean = sum(v.total_seconds() for v in values) / len(values) * 1000
+        print(f"  {name:<24} {mean:7.2f} ms on average")
 
 
 def start_worker(tmp: Path, database_url: str, number: int) -> subprocess.Popen:
