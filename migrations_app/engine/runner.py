@@ -130,11 +130,11 @@ def _claim(component_run_id: int, queued: str, running: str) -> ComponentRun | N
     # before the claim is not redelivered forever.
     ComponentRun.objects.filter(pk=component_run_id).update(deliveries=F("deliveries") + 1)
     with transaction.atomic():
-        cr = ComponentRun.objects.select_related("component", "run").filter(pk=component_run_id).first()
-        if cr is None:
+        run_id = ComponentRun.objects.filter(pk=component_run_id).values_list("run_id", flat=True).first()
+        if run_id is None:
             return None
-        run = Run.objects.select_for_update().get(pk=cr.run_id)
-        cr.refresh_from_db()
+        run = Run.objects.select_for_update().get(pk=run_id)
+        cr = ComponentRun.objects.select_related("component").get(pk=component_run_id)
         if cr.state != queued:
             logger.info("component run %s is %s, not %s: nothing to do", cr.pk, cr.state, queued)
             return None
@@ -148,7 +148,8 @@ def _claim(component_run_id: int, queued: str, running: str) -> ComponentRun | N
         if cr.started_at is None:
             updates["started_at"] = now
         ComponentRun.objects.filter(pk=cr.pk, state=queued).update(**updates)
-        cr.refresh_from_db()
+        for name, value in updates.items():
+            setattr(cr, name, value)
         cr.run = run
     return cr
 
@@ -161,10 +162,11 @@ def _settle(cr: ComponentRun, held: str, state: str, component_state: str, *, re
         )
         if not updated:
             raise LeaseLost(f"component run {cr.pk} is no longer {held}")
-        component = Component.objects.get(pk=cr.component_id)
+        component = cr.component
+        component.refresh_from_db(fields=["state"])
         if component.state != component_state:
             transitions.apply(component, component_state, actor=SYSTEM, reason=reason or _why(run), **component_fields)
-        cr.refresh_from_db()
+        cr.state, cr.reason, cr.run = state, reason, run
         phaserun.publish_component_run(cr)
         phaserun.advance_locked(run)
 
