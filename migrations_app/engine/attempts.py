@@ -18,7 +18,8 @@ from django.db import connection
 from django.utils import timezone
 
 from migrations_app.broadcast import Event
-from migrations_app.models import ComponentRun, Run, Step, StepAttempt
+from migrations_app.models import Run, Step, StepAttempt
+from migrations_app.models.runs import ComponentRun
 
 from . import config, executors, live
 from .executors import StepFailed

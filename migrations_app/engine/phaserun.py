@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from migrations_app import audit, broadcast, transitions
 from migrations_app.broadcast import Event
-from migrations_app.models import ComponentRun, Run
+from migrations_app.models import Run
+from migrations_app.models.runs import ComponentRun
 from migrations_app.roles import SYSTEM
 from migrations_app.states import ComponentState
 

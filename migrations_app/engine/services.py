@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from migrations_app import audit, transitions, windows
 from migrations_app.errors import Conflict, InvalidInput, NotFound
-from migrations_app.models import Component, ComponentRun, Phase, Plan, Run
+from migrations_app.models import Component, Phase, Plan, Run
+from migrations_app.models.runs import ComponentRun
 from migrations_app.roles import Actor, Permission
 from migrations_app.states import ComponentState, PhaseState
 

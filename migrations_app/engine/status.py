@@ -4,7 +4,8 @@ run's full log."""
 
 from django.db.models import OuterRef, Subquery
 
-from migrations_app.models import Component, ComponentRun, Plan, Run, StepAttempt
+from migrations_app.models import Component, Plan, Run, StepAttempt
+from migrations_app.models.runs import ComponentRun
 
 
 def migration_status(plan: Plan) -> list[dict]:

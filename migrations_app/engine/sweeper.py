@@ -18,7 +18,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from migrations_app import transitions
-from migrations_app.models import Component, ComponentRun, Run, StepAttempt
+from migrations_app.models import Component, Run, StepAttempt
+from migrations_app.models.runs import ComponentRun
 from migrations_app.roles import SYSTEM
 from migrations_app.states import ComponentState
 

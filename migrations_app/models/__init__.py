@@ -4,7 +4,7 @@ from .access import ApiToken
 from .approvals import Approval, ApprovalVote
 from .audit import AuditEvent
 from .plan import ChecklistItem, Component, Phase, Plan, Rollout, Step
-from .runs import ComponentRun, Run, StepAttempt
+from .runs import Run, StepAttempt
 
 __all__ = [
     "ApiToken",
@@ -13,7 +13,6 @@ __all__ = [
     "AuditEvent",
     "ChecklistItem",
     "Component",
-    "ComponentRun",
     "Phase",
     "Plan",
     "Rollout",

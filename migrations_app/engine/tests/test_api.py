@@ -6,7 +6,8 @@ from functools import partial
 import pytest
 
 from migrations_app import tokens
-from migrations_app.models import AuditEvent, ComponentRun, Run
+from migrations_app.models import AuditEvent, Run
+from migrations_app.models.runs import ComponentRun
 from migrations_app.roles import CLI
 from migrations_app.states import PhaseState
 

@@ -6,7 +6,8 @@ import pytest
 from conftest import actor
 from migrations_app.audit import AuditEvent
 from migrations_app.engine import services
-from migrations_app.models import ComponentRun, Run, StepAttempt
+from migrations_app.models import Run, StepAttempt
+from migrations_app.models.runs import ComponentRun
 from migrations_app.states import ComponentState, PhaseState
 
 from .conftest import component, events, logged_step, make_plan, wait_for_run

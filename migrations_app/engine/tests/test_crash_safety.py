@@ -7,7 +7,8 @@ import pytest
 
 from conftest import actor
 from migrations_app.engine import services, sweeper, tasks
-from migrations_app.models import ComponentRun, Run, StepAttempt
+from migrations_app.models import Run, StepAttempt
+from migrations_app.models.runs import ComponentRun
 from migrations_app.states import ComponentState
 
 from .conftest import component, events, logged_step, make_plan, wait_for_run, wait_until

@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from migrations_app.engine.executors import execute
-from migrations_app.models import ComponentRun, Run
+from migrations_app.models import Run
+from migrations_app.models.runs import ComponentRun
 from migrations_app.states import ComponentState
 
 from .helpers import promote

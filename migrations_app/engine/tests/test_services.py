@@ -9,7 +9,8 @@ from conftest import actor
 from migrations_app.audit import AuditEvent
 from migrations_app.engine import services
 from migrations_app.errors import Conflict, InvalidInput, NotAllowed
-from migrations_app.models import ApiToken, ComponentRun, Run
+from migrations_app.models import ApiToken, Run
+from migrations_app.models.runs import ComponentRun
 from migrations_app.roles import Actor
 from migrations_app.states import ComponentState, PhaseState
 

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from migrations_app import transitions
 from migrations_app.engine import config, sweeper
-from migrations_app.models import ComponentRun, Run, StepAttempt
+from migrations_app.models import Run, StepAttempt
+from migrations_app.models.runs import ComponentRun
 from migrations_app.roles import CLI
 from migrations_app.states import ComponentState
 

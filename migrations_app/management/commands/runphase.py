@@ -17,7 +17,8 @@ from django.utils import timezone
 from controlplane.celery import app
 from migrations_app.engine import live, services
 from migrations_app.errors import DomainError
-from migrations_app.models import ComponentRun, Run, StepAttempt
+from migrations_app.models import Run, StepAttempt
+from migrations_app.models.runs import ComponentRun
 from migrations_app.roles import CLI
 
 POLL_SECONDS = 0.25
