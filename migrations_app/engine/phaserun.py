@@ -32,10 +32,11 @@ def advance(run_id: int) -> None:
         advance_locked(run)
 
 
-def advance_locked(run: Run) -> None:
-    """Apply the scheduler's next decision for `run`; the caller holds its row lock."""
+def advance_locked(run: Run, *, finish: bool = True) -> scheduler.Decision | None:
+    """Apply the scheduler's next decision for `run`; the caller holds its row lock. With
+    `finish=False` the run's end is left for a later call; the decision is returned."""
     if run.state not in Run.ACTIVE_STATES:
-        return
+        return None
     component_runs = list(run.component_runs.select_related("component").prefetch_related("component__depends_on"))
     decision = scheduler.decide(
         [_node(cr, component_runs) for cr in component_runs], kind=run.kind, stop=run.stop, stop_reason=run.stop_reason
@@ -53,8 +54,9 @@ def advance_locked(run: Run) -> None:
     undo_reason = run.stop_reason or f"rollback requested by {run.triggered_by_name}: {run.reason}".rstrip(": ")
     for cr_id in decision.undo:
         _dispatch(by_id[cr_id], S.COMPLETED, S.UNDO_QUEUED, "run_component_rollback", now, reason=undo_reason)
-    if decision.finish:
+    if decision.finish and finish:
         set_run(run, f"run.{decision.finish}", state=decision.finish, finished_at=now, summary=decision.summary)
+    return decision
 
 
 def dispatch_task(task_name: str, component_run_id: int) -> None:

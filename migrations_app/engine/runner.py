@@ -163,13 +163,18 @@ def _settle(cr: ComponentRun, held: str, state: str, component_state: str, *, re
         )
         if not updated:
             raise LeaseLost(f"component run {cr.pk} is no longer {held}")
+        cr.state, cr.reason, cr.run = state, reason, run
+        # Dispatch first: after-commit callbacks run in order, so the next components' tasks
+        # leave before this component's change is broadcast. The run's end, if this was its
+        # last component, is recorded after the component's own change.
+        decision = phaserun.advance_locked(run, finish=False)
         component = cr.component
         component.refresh_from_db(fields=["state"])
         if component.state != component_state:
             transitions.apply(component, component_state, actor=SYSTEM, reason=reason or _why(run), **component_fields)
-        cr.state, cr.reason, cr.run = state, reason, run
         phaserun.publish_component_run(cr)
-        phaserun.advance_locked(run)
+        if decision is not None and decision.finish:
+            phaserun.advance_locked(run)
 
 
 def _stopping(run_id: int) -> bool:

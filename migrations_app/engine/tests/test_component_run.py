@@ -37,8 +37,15 @@ def test_a_phase_run_executes_every_step_in_order_and_records_each_attempt(worke
     assert all(a.triggered_by_name == "olga-operator" and a.duration_ms is not None for a in attempts)
     assert "a.2: done" in attempts[1].output_tail
     assert ComponentRun.objects.get(run=run).state == ComponentRun.State.COMPLETED
-    actions = set(AuditEvent.objects.filter(plan=plan).values_list("action", flat=True))
-    assert {"phase.started", "run.requested", "component.started", "component.completed", "run.completed"} <= actions
+    actions = list(AuditEvent.objects.filter(plan=plan).order_by("pk").values_list("action", flat=True))
+    assert actions[actions.index("phase.started") :] == [
+        "phase.started",
+        "run.requested",
+        "run.started",
+        "component.started",
+        "component.completed",
+        "run.completed",
+    ]
 
 
 def test_a_failure_at_step_3_reverses_steps_2_and_1_only(worker, operator, tmp_path):
