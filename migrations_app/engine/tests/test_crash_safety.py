@@ -11,7 +11,7 @@ from migrations_app.models import Run, StepAttempt
 from migrations_app.models.runs import ComponentRun
 from migrations_app.states import ComponentState
 
-from .conftest import component, events, logged_step, make_plan, wait_for_run, wait_until
+from .conftest import LEASE_SECONDS, component, events, logged_step, make_plan, wait_for_run, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -74,3 +74,18 @@ def test_a_task_delivered_again_after_its_component_ran_does_nothing(worker, ope
     assert events(log) == ["a.1", "a.2"]
     assert StepAttempt.objects.filter(run=run).count() == 2
     assert plan.components.get().state == ComponentState.COMPLETED
+
+
+def test_a_step_longer_than_the_lease_keeps_its_worker_while_the_sweeper_runs(worker, operator, tmp_path):
+    log = tmp_path / "steps.log"
+    plan = make_plan([component("alpha", [logged_step(log, "a.1", sleep=2 * LEASE_SECONDS)])])
+    run = services.start_phase(plan.phases.get(), actor=actor(operator))
+
+    def swept_until_done():
+        assert sweeper.sweep()["interrupted"] == 0
+        run.refresh_from_db()
+        return run.state not in Run.ACTIVE_STATES
+
+    wait_until(swept_until_done, what="the run to end")
+    assert run.state == Run.State.COMPLETED
+    assert events(log) == ["a.1"]
