@@ -10,7 +10,9 @@ component whose worker died mid-step (the sweeper sends it down its failure path
 
 Both start by claiming the ComponentRun with a conditional update, so a task delivered
 twice does its work once, and both end by recording the outcome and letting the run go
-on (`phaserun.advance_locked`) in one transaction under the run's lock.
+on (`phaserun.advance_locked`) in one transaction under the run's lock. Anything else
+that breaks a task (the database gone, a bug) ends it with its lease left to run out:
+the sweeper then sends the component down its failure path.
 """
 
 import logging
