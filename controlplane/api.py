@@ -66,9 +66,8 @@ def unauthenticated(request, error):
     return response
 
 
-from migrations_app.api import router as plans_router  # noqa: E402 - routers import `api` helpers
-from migrations_app.rollout.api import router as rollout_router  # noqa: E402
-
-api.add_router("/", plans_router)
-api.add_router("/", rollout_router)
+# Each part of the product brings its own router.
+api.add_router("/", "migrations_app.api.router")
+api.add_router("/", "migrations_app.engine.api.router")
+api.add_router("/", "migrations_app.rollout.api.router")
 api.add_router("/", "monitoring.api.router")

@@ -141,6 +141,8 @@ MAX_STEP_TIMEOUT_SECONDS = env.get_int("MAX_STEP_TIMEOUT_SECONDS", 3600, minimum
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": MAX_STEP_TIMEOUT_SECONDS * 2 + 300}
+if EMBEDDED:  # the in-memory broker polls; its default second would sit between every two components of a run
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.05
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False

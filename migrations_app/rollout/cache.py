@@ -4,7 +4,7 @@ emptied by PostgreSQL the moment anything it holds changes.
 Every request on the data plane would otherwise open a database connection (Django closes
 them after each request under ASGI) and run two or three queries: several milliseconds,
 where the request itself costs a fraction of one. Instead, triggers on the plan, rollout
-and token tables `NOTIFY switchyard_rollout` (migration 0003), delivered when the writing
+and token tables `NOTIFY switchyard_rollout` (migration 0004_rollout), delivered when the writing
 transaction commits, whoever wrote (a service, the plan loader, the admin, another
 process); one listener thread per process empties the cache on each. The process that
 made a change also empties it on commit, before its own response leaves.
@@ -84,7 +84,7 @@ class Cache:
             try:
                 with psycopg.connect(**params, autocommit=True) as listener:
                     if not listener.execute(TRIGGERS_PRESENT).fetchone()[0]:
-                        logger.warning("rollout cache off: the notify triggers of migration 0003 are missing")
+                        logger.warning("rollout cache off: the notify triggers of migration 0004_rollout are missing")
                         return
                     listener.execute(f"LISTEN {CHANNEL}")
                     self.invalidate()

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 
 from conftest import actor
-from migrations_app.models import Approval, AuditEvent, Plan
+from migrations_app.models import Approval, AuditEvent, Plan, Run
 from migrations_app.rollout import reconcile, services
 from migrations_app.rollout.tests.conftest import age, database_down, failing, healthy, rollout_of, thin
 from migrations_app.states import RolloutState
@@ -136,8 +136,24 @@ def test_planned_rollback_steps_down_each_wait_with_health_warnings_then_hands_o
     assert warned.data["warnings"] == ["health gate failed: error rate 12.0% > 5.0%"]
     finished = AuditEvent.objects.get(action="rollout.planned_rollback_finished")
     assert finished.reason == "planned rollback by olga-operator: back out"
-    # The engine's component rollback is the next step; until it exists, that is recorded.
-    assert AuditEvent.objects.filter(action="rollout.reverse_steps_not_started", component=beta).exists()
+    # Then the engine reverses the component's steps, on a worker.
+    reverse = Run.objects.get(component=beta, kind=Run.Kind.ROLLBACK)
+    assert (reverse.triggered_by_name, reverse.reason) == ("system", "planned rollback by olga-operator: back out")
+    assert AuditEvent.objects.filter(action="component.rollback_requested", component=beta).exists()
+
+
+@override_settings(PLANNED_ROLLBACK_STEP_SECONDS=0)
+def test_when_the_engine_refuses_the_reverse_steps_that_is_recorded(beta, operator, django_capture_on_commit_callbacks):
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
+    services.planned_rollback(rollout_of(beta), actor=actor(operator), reason="back out")
+    Run.objects.create(plan_id=beta.plan_id, phase_id=beta.phase_id, state=Run.State.RUNNING, triggered_by_name="x")
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            run(rollout_of(beta), healthy())
+    assert rollout_of(beta).state == RolloutState.ROLLED_BACK
+    refused = AuditEvent.objects.get(action="rollout.reverse_steps_not_started", component=beta)
+    assert refused.reason.startswith("the migration engine refused: ")
+    assert not Run.objects.filter(component=beta, kind=Run.Kind.ROLLBACK).exists()
 
 
 def test_due_lists_only_rollouts_the_controller_moves(beta, operator):

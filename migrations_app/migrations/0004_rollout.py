@@ -39,7 +39,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('migrations_app', '0002_roles_and_audit_guard'),
+        ('migrations_app', '0003_engine'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
