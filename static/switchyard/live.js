@@ -85,6 +85,10 @@
         if (data.seq > lastSeq) resync();
         return;
       }
+      if (data.charts) {
+        data.charts.forEach(appendPoints); // an event's points, before its numbered message
+        return;
+      }
       if (!accept(data.seq)) return;
       if (data.chart) appendPoints(data.chart);
       return;
@@ -105,11 +109,34 @@
     return true;
   }
 
+  // --- Charts: figures built on the server, drawn here, extended in place -------------------
+  function drawCharts(root) {
+    if (!window.Plotly) return;
+    (root || document).querySelectorAll(".chart[data-figure]").forEach(function (el) {
+      if (el.dataset.drawn) return;
+      var source = document.getElementById(el.dataset.figure);
+      if (!source) return;
+      var figure = JSON.parse(source.textContent);
+      el.dataset.drawn = "1";
+      Plotly.newPlot(el, figure.data, figure.layout, { displaylogo: false, responsive: true });
+    });
+  }
+
+  function lastX(el, trace) {
+    var xs = el.data[trace] && el.data[trace].x;
+    return xs && xs.length ? new Date(xs[xs.length - 1]).getTime() : -Infinity;
+  }
+
   function appendPoints(chart) {
     var el = document.getElementById(chart.chart);
     if (!el || !window.Plotly || !el.data) return;
     var traces = chart.traces || chart.y.map(function (_, i) { return i; });
-    Plotly.extendTraces(el, { x: chart.y.map(function () { return chart.x; }), y: chart.y }, traces, chart.max_points || 2000);
+    // A point already drawn (a re-sent bucket) is not drawn twice.
+    var at = new Date(chart.x[chart.x.length - 1]).getTime();
+    var fresh = traces.filter(function (t) { return at > lastX(el, t); });
+    if (!fresh.length) return;
+    var ys = fresh.map(function (t) { return chart.y[traces.indexOf(t)]; });
+    Plotly.extendTraces(el, { x: fresh.map(function () { return chart.x; }), y: ys }, fresh, chart.max_points || 2000);
   }
 
   // --- Times: relative, the exact time stays in the title (shown on hover) ---------------
@@ -132,12 +159,14 @@
     });
   }
 
-  document.addEventListener("htmx:load", function (e) { refreshTimes(e.detail.elt); });
-  document.addEventListener("htmx:oobAfterSwap", function (e) { refreshTimes(e.detail.target); });
+  document.addEventListener("htmx:load", function (e) { refreshTimes(e.detail.elt); drawCharts(e.detail.elt); });
+  document.addEventListener("htmx:oobAfterSwap", function (e) { refreshTimes(e.detail.target); drawCharts(e.detail.target); });
   document.addEventListener("htmx:wsAfterMessage", function () { refreshTimes(); });
   document.addEventListener("click", function (e) {
     if (e.target.matches("[data-dismiss-flash]")) e.target.closest(".flash").remove();
   });
-  document.addEventListener("DOMContentLoaded", function () { refreshTimes(); });
-  setInterval(refreshTimes, 15000);
+  document.addEventListener("DOMContentLoaded", function () { refreshTimes(); drawCharts(); });
+  window.addEventListener("load", function () { drawCharts(); }); // Plotly is deferred too
+  // Every second: countdowns (next rollout step, rollback windows) are read in seconds.
+  setInterval(refreshTimes, 1000);
 })();
