@@ -214,3 +214,15 @@ def test_a_plain_form_refusal_renders_a_page_with_the_reason(logged_in, viewer, 
     response = logged_in(viewer).post(PLAN + "/checklist/0/tick")
     assert response.status_code == 403
     assert "✖ Refused" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_operator_starts_phase_one_once_the_checklist_is_complete(logged_in, operator, tiny_plan):
+    client = logged_in(operator)
+    client.post(PLAN + "/checklist/0/tick")
+    response = client.post(PLAN + "/phases/one/start", REASON, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response["HX-Trigger"] == "sy:resync"
+    run = Run.objects.get(plan=tiny_plan)
+    assert f"One started: run {run.pk}." in response.content.decode()
+    assert run.triggered_by_name == "olga-operator" and run.reason == "because the test says so"
+    assert tiny_plan.phases.get(key="one").state == "in_progress"

@@ -18,8 +18,9 @@ def _phase(plan_key, phase_key) -> Phase:
 
 @button(Permission.OPERATE, "start a phase")
 def start(request, plan_key, phase_key):
-    phase = engine.start_phase(_phase(plan_key, phase_key), actor=actor_for(request), reason=reason_of(request))
-    return done(request, f"{phase.name} started.", f"/plans/{plan_key}/")
+    phase = _phase(plan_key, phase_key)
+    run = engine.start_phase(phase, actor=actor_for(request), reason=reason_of(request))
+    return done(request, f"{phase.name} started: run {run.pk}.", f"/plans/{plan_key}/")
 
 
 @button(Permission.OPERATE, "request a promotion")

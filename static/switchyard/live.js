@@ -48,9 +48,25 @@
     body.dataset.seq = String(lastSeq);
   });
 
+  // Buttons post through htmx from the body, not from their form: a live update may replace
+  // the region holding the form while the request is in flight, and htmx drops the answer
+  // of a request whose element left the page (the flash message would be lost).
+  var posting = null;
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!window.htmx || !form.matches("form[data-live-form]")) return;
+    e.preventDefault();
+    var values = {};
+    new FormData(form).forEach(function (value, name) { values[name] = value; });
+    posting = form;
+    htmx.ajax("POST", form.getAttribute("action"), { source: body, values: values, swap: "none" });
+  });
+
   document.addEventListener("htmx:afterRequest", function (e) {
-    // A button's form closes once the server took it.
-    var form = e.detail.elt;
+    // The emergency form closes once the server took it.
+    if (!e.detail.requestConfig || e.detail.requestConfig.verb !== "post") return;
+    var form = posting;
+    posting = null;
     if (e.detail.successful && form && form.id === "emergency-form") {
       form.reset();
       var details = document.getElementById("emergency");
