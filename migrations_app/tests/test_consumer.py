@@ -167,3 +167,17 @@ async def test_a_socket_that_connects_after_events_is_told_the_latest_number(tin
     _, hello_seq = await connected("tiny", viewer)
     # The page rendered before the tick holds `before`: the hello tells it to re-sync.
     assert hello_seq == before + 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_rollout_change_sends_its_chart_point_then_its_numbered_fragments(tiny_plan, viewer):
+    comm, hello_seq = await connected("tiny", viewer)
+    payload = {"id": 1, "component": "beta", "state": "progressing", "percentage": 25}
+    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.ROLLOUT_CHANGED, payload)
+    points = json.loads(await comm.receive_from(timeout=3))
+    assert [(p["chart"], p["traces"], p["y"]) for p in points["charts"]] == [("chart-rollout", [0], [[25]])]
+    assert "seq" not in points  # the numbered message follows
+    fragments = await comm.receive_from(timeout=3)
+    assert sequence_of(fragments) == hello_seq + 1 and 'id="traffic"' in fragments
+    await comm.disconnect()
