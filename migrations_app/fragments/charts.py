@@ -1,15 +1,14 @@
 """Plotly figures, built here and drawn by Plotly.js in the page (live.js), with live points
 appended in place (`Plotly.extendTraces`) as chart messages arrive on the page's socket.
 
-Each figure is a plain dict (Plotly's JSON), embedded with `json_script`. A chart's element
-id names it (`chart-error-rate-<component>`); a live point names the same id and the
-traces it extends, in the order the figure built them.
+Each figure is a plain dict in Plotly's figure format (`{"data": [...], "layout": {...}}`),
+embedded with `json_script`; built as dicts rather than `plotly.graph_objects`, whose
+validation would cost more than the rest of the overview (the tests validate them with
+it). A chart's element id names it (`chart-error-rate-<component>`); a live point names the
+same id and the traces it extends, in the order the figure built them.
 """
 
-import json
 from datetime import datetime, timedelta
-
-import plotly.graph_objects as go
 
 from monitoring import charts as series_of
 from monitoring.buckets import BUCKET_SECONDS
@@ -44,8 +43,8 @@ def _layout(title: str, y_title: str, **extra) -> dict:
     }
 
 
-def _as_json(figure: go.Figure) -> dict:
-    return json.loads(figure.to_json())
+def _scatter(x, y, name: str, **style) -> dict:
+    return {"type": "scatter", "x": x, "y": y, "name": name, "mode": "lines+markers", "marker": {"size": 3}, **style}
 
 
 def _threshold(value, label: str) -> dict:
@@ -83,37 +82,50 @@ def health_figures(component, now: datetime) -> dict[str, dict]:
     thresholds = component.rollout.health if hasattr(component, "rollout") else {}
     max_error = thresholds.get("max_error_rate")
     warn_p95 = thresholds.get("warn_p95_latency_ms")
-    error_rate, p95 = go.Figure(), go.Figure()
+    error_rate, p95 = [], []
     for provider in PROVIDERS:
         points = data["providers"][provider]
         x = [p["at"] for p in points]
-        style = {"mode": "lines+markers", "marker": {"size": 3}, "line": {"color": COLOURS[provider]}}
-        error_rate.add_trace(
-            go.Scatter(x=x, y=[_pct(p["error_rate"]) for p in points], name=f"{provider} error rate", **style)
-        )
-        p95.add_trace(go.Scatter(x=x, y=[p["p95_latency_ms"] for p in points], name=f"{provider} p95", **style))
-    threshold = _threshold(max_error * 100, f"rollback above {max_error * 100:g}%") if max_error is not None else {}
-    error_rate.update_layout(**_layout("Error rate per provider", "%", **threshold))
-    threshold = _threshold(warn_p95, f"warning above {warn_p95:g} ms") if warn_p95 is not None else {}
-    p95.update_layout(**_layout("p95 latency per provider", "ms", **threshold))
-    mismatch = go.Figure(
-        go.Scatter(
-            x=[p["at"] for p in data["mismatch_rate"]],
-            y=[_pct(p["mismatch_rate"]) for p in data["mismatch_rate"]],
-            name="mismatch rate",
-            mode="lines+markers",
-            marker={"size": 3},
+        line = {"line": {"color": COLOURS[provider]}}
+        error_rate.append(_scatter(x, [_pct(p["error_rate"]) for p in points], f"{provider} error rate", **line))
+        p95.append(_scatter(x, [p["p95_latency_ms"] for p in points], f"{provider} p95", **line))
+    mismatch = [
+        _scatter(
+            [p["at"] for p in data["mismatch_rate"]],
+            [_pct(p["mismatch_rate"]) for p in data["mismatch_rate"]],
+            "mismatch rate",
             line={"color": "#7c3aed"},
         )
-    )
+    ]
     limit = thresholds.get("max_mismatch_rate")
-    threshold = _threshold(limit * 100, f"limit {limit * 100:g}%") if limit is not None else {}
-    mismatch.update_layout(**_layout("Comparison mismatch rate", "%", **threshold))
     name = component.name
     return {
-        f"chart-error-rate-{name}": _as_json(error_rate),
-        f"chart-p95-{name}": _as_json(p95),
-        f"chart-mismatch-{name}": _as_json(mismatch),
+        f"chart-error-rate-{name}": {
+            "data": error_rate,
+            "layout": _layout(
+                "Error rate per provider",
+                "%",
+                **(
+                    _threshold(max_error * 100, f"rollback above {max_error * 100:g}%") if max_error is not None else {}
+                ),
+            ),
+        },
+        f"chart-p95-{name}": {
+            "data": p95,
+            "layout": _layout(
+                "p95 latency per provider",
+                "ms",
+                **(_threshold(warn_p95, f"warning above {warn_p95:g} ms") if warn_p95 is not None else {}),
+            ),
+        },
+        f"chart-mismatch-{name}": {
+            "data": mismatch,
+            "layout": _layout(
+                "Comparison mismatch rate",
+                "%",
+                **(_threshold(limit * 100, f"limit {limit * 100:g}%") if limit is not None else {}),
+            ),
+        },
     }
 
 
@@ -156,8 +168,7 @@ def rollout_figure(chart_id: str, components, events, promotions, now: datetime)
 
     `events`: audit events of the components' rollouts, oldest first; `promotions`: the
     plan's phase promotions."""
-    figure = go.Figure()
-    annotations, shapes = [], []
+    traces, annotations, shapes = [], [], []
     for component in components:
         mine = [e for e in events if e.component_id == component.pk and "percentage" in (e.after or {})]
         x = [e.at.isoformat() for e in mine]
@@ -165,7 +176,16 @@ def rollout_figure(chart_id: str, components, events, promotions, now: datetime)
         # The line runs to now at the current percentage; live points extend it from there.
         x.append(now.isoformat())
         y.append(component.rollout.percentage)
-        figure.add_trace(go.Scatter(x=x, y=y, name=component.name, mode="lines+markers", line={"shape": "hv"}))
+        traces.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "name": component.name,
+                "mode": "lines+markers",
+                "line": {"shape": "hv"},
+            }
+        )
         for e in mine:
             if e.action in MARKS:
                 annotations.append(
@@ -197,11 +217,9 @@ def rollout_figure(chart_id: str, components, events, promotions, now: datetime)
         annotations.append(
             {"x": at, "yref": "paper", "y": 1, "text": f"promoted: {promotion.target_label}", "showarrow": False}
         )
-    figure.update_layout(
-        **_layout("Traffic on the new implementation", "%", shapes=shapes, annotations=annotations[-40:]),
-    )
-    figure.update_yaxes(range=[0, 105])
-    return {chart_id: _as_json(figure)}
+    layout = _layout("Traffic on the new implementation", "%", shapes=shapes, annotations=annotations[-40:])
+    layout["yaxis"]["range"] = [0, 105]
+    return {chart_id: {"data": traces, "layout": layout}}
 
 
 def phases_figure(phases, now: datetime) -> dict:
@@ -220,23 +238,27 @@ def phases_figure(phases, now: datetime) -> dict:
             actual_names.append(phase.name)
             actual_base.append(phase.started_at.isoformat())
             actual_ms.append(((phase.promoted_at or now) - phase.started_at).total_seconds() * 1000)
-    figure = go.Figure()
-    figure.add_trace(
-        go.Bar(y=names, x=planned_ms, base=planned_base, orientation="h", name="planned", marker={"color": "#cbd5e1"})
-    )
-    figure.add_trace(
-        go.Bar(
-            y=actual_names,
-            x=actual_ms,
-            base=actual_base,
-            orientation="h",
-            name="actual",
-            marker={"color": "#2563eb"},
-        )
-    )
-    figure.update_layout(**_layout("Phases: planned against actual", "", barmode="overlay"))
-    figure.update_yaxes(autorange="reversed", rangemode=None)
-    return {"chart-phases": _as_json(figure)}
+    planned = {
+        "type": "bar",
+        "y": names,
+        "x": planned_ms,
+        "base": planned_base,
+        "orientation": "h",
+        "name": "planned",
+        "marker": {"color": "#cbd5e1"},
+    }
+    actual = {
+        "type": "bar",
+        "y": actual_names,
+        "x": actual_ms,
+        "base": actual_base,
+        "orientation": "h",
+        "name": "actual",
+        "marker": {"color": "#2563eb"},
+    }
+    layout = _layout("Phases: planned against actual", "", barmode="overlay")
+    layout["yaxis"] = {"autorange": "reversed"}
+    return {"chart-phases": {"data": [planned, actual], "layout": layout}}
 
 
 def rollout_point(chart_id: str, trace: int, percentage: int, at: datetime) -> dict:

@@ -30,18 +30,6 @@ SUMS = {
 }
 
 
-def _add(figures: Figures, row: dict) -> Figures:
-    return Figures(
-        samples=figures.samples + (row["n"] or 0),
-        errors=figures.errors + (row["e"] or 0),
-        latency_sum_ms=figures.latency_sum_ms + (row["s"] or 0.0),
-        latency_max_ms=max(figures.latency_max_ms, row["m"] or 0.0),
-        bucket_counts=tuple(
-            a + (row[f"b_{n}"] or 0) for a, n in zip(figures.bucket_counts, BUCKET_FIELDS, strict=True)
-        ),
-    )
-
-
 def verdicts(plan, components, now: datetime) -> dict[int, HealthVerdict]:
     """{component pk: verdict} for `components` of `plan` (their `rollout` loaded)."""
     if not components:
@@ -51,17 +39,30 @@ def verdicts(plan, components, now: datetime) -> dict[int, HealthVerdict]:
     since = {pk: window_start(now, window) for pk, window in windows.items()}
     earliest = min(since.values())
 
-    metrics: dict[tuple[int, str], Figures] = defaultdict(lambda: EMPTY)
+    # One window for all (the usual case): the database sums per component and provider;
+    # otherwise per bucket too, and each component keeps the buckets of its own window.
+    by = ("component_id", "provider") if len(set(since.values())) == 1 else ("component_id", "provider", "bucket_start")
+    sums: dict[tuple[int, str], list] = {}
     rows = (
         MetricRollup.objects.filter(component_id__in=list(since), bucket_start__gte=earliest)
-        .values("component_id", "provider", "bucket_start")
+        .values(*by)
         .annotate(**SUMS)
         .order_by()
     )
     for row in rows:
-        if row["bucket_start"] >= since[row["component_id"]]:
-            key = (row["component_id"], row["provider"])
-            metrics[key] = _add(metrics[key], row)
+        if "bucket_start" in row and row["bucket_start"] < since[row["component_id"]]:
+            continue
+        acc = sums.setdefault((row["component_id"], row["provider"]), [0, 0, 0.0, 0.0, [0] * len(BUCKET_FIELDS)])
+        acc[0] += row["n"] or 0
+        acc[1] += row["e"] or 0
+        acc[2] += row["s"] or 0.0
+        acc[3] = max(acc[3], row["m"] or 0.0)
+        acc[4] = [a + (row[f"b_{name}"] or 0) for a, name in zip(acc[4], BUCKET_FIELDS, strict=True)]
+    metrics: dict[tuple[int, str], Figures] = defaultdict(lambda: EMPTY)
+    for key, (n, e, total, peak, buckets) in sums.items():
+        metrics[key] = Figures(
+            samples=n, errors=e, latency_sum_ms=total, latency_max_ms=peak, bucket_counts=tuple(buckets)
+        )
 
     compared: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     rows = (

@@ -228,3 +228,21 @@ def test_a_refusal_by_the_simulator_is_shown_and_not_audited(logged_in, operator
 def test_without_a_simulator_there_are_no_fault_controls(logged_in, operator, demo_plan, settings):
     settings.SIMULATOR_URL = ""
     assert 'id="simulator"' not in logged_in(operator).get(f"/plans/{PLAN}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_every_figure_is_a_valid_plotly_figure(demo_plan, viewer):
+    import plotly.graph_objects as go
+
+    edge = "edge-functions"
+    report(PLAN, edge, "migrated", [100] * 8, errors=2, at=timezone.now() - timedelta(seconds=30))
+    overview = fragments.page_for(demo_plan, Actor.for_user(viewer), {"view": "overview"}, seq=1)
+    component = fragments.page_for(demo_plan, Actor.for_user(viewer), {"view": "component", "component": edge}, seq=1)
+    figures = overview.figures | component.figures
+    assert set(figures) >= {"chart-rollout", "chart-phases", f"chart-error-rate-{edge}", f"chart-p95-{edge}"}
+    for chart_id, figure in figures.items():
+        go.Figure(figure)  # raises on any property Plotly does not know
+        assert figure["data"], chart_id
+    threshold = figures[f"chart-error-rate-{edge}"]["layout"]["shapes"][0]
+    assert (threshold["y0"], threshold["y1"]) == (5.0, 5.0)  # the rollout's max_error_rate, in percent
+    assert figures[f"chart-error-rate-{edge}"]["data"][1]["y"][-1] == 25.0
