@@ -2,6 +2,8 @@
 can watch the health gate act: the simulator's `POST /faults` and `DELETE /faults`
 (monitoring/simulator/server.py), called from the server at SIMULATOR_URL, audited."""
 
+import os
+
 import httpx
 from django.conf import settings
 
@@ -14,6 +16,11 @@ TIMEOUT_SECONDS = 5
 # What the dashboard's form may set: the simulator's fault names, with their bounds.
 RATES = ("migrated.error_rate", "original.error_rate", "comparison.mismatch_rate")
 LATENCIES = ("migrated.latency_ms", "original.latency_ms")
+
+
+def simulator_url() -> str:
+    """The simulator's base URL: the setting, or the environment as the demo sets it at start."""
+    return (settings.SIMULATOR_URL or os.environ.get("SIMULATOR_URL", "")).strip().rstrip("/")
 
 
 def parse(name: str, value: str) -> dict:
@@ -46,16 +53,17 @@ def set_faults(plan: Plan, faults: dict | None, *, actor: Actor, reason: str) ->
     3. Audit what was set, with the simulator's answer (its faults now).
     """
     actor.require(Permission.OPERATE, "inject faults into the simulator")
-    if not settings.SIMULATOR_URL:
+    base = simulator_url()
+    if not base:
         raise Conflict("no simulator is configured (SIMULATOR_URL is not set)")
-    url = f"{settings.SIMULATOR_URL}/faults"
+    url = f"{base}/faults"
     try:
         if faults is None:
             response = httpx.delete(url, timeout=TIMEOUT_SECONDS)
         else:
             response = httpx.post(url, json=faults, timeout=TIMEOUT_SECONDS)
     except httpx.HTTPError as error:
-        raise Conflict(f"the simulator at {settings.SIMULATOR_URL} did not answer: {type(error).__name__}") from None
+        raise Conflict(f"the simulator at {base} did not answer: {type(error).__name__}") from None
     if response.status_code != 200:
         detail = response.text[:300]
         raise Conflict(f"the simulator refused it ({response.status_code}): {detail}")

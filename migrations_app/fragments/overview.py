@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from types import SimpleNamespace
 
-from django.conf import settings
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 
 from migrations_app import access, faults, promotion
@@ -318,7 +317,7 @@ class OverviewPage(PlanPage):
 
     @property
     def simulator(self) -> bool:
-        return bool(settings.SIMULATOR_URL)
+        return bool(faults.simulator_url())
 
     @cached_property
     def simulator_gate(self):

@@ -225,8 +225,9 @@ def test_a_refusal_by_the_simulator_is_shown_and_not_audited(logged_in, operator
 
 
 @pytest.mark.django_db
-def test_without_a_simulator_there_are_no_fault_controls(logged_in, operator, demo_plan, settings):
+def test_without_a_simulator_there_are_no_fault_controls(logged_in, operator, demo_plan, settings, monkeypatch):
     settings.SIMULATOR_URL = ""
+    monkeypatch.delenv("SIMULATOR_URL", raising=False)
     assert 'id="simulator"' not in logged_in(operator).get(f"/plans/{PLAN}/").content.decode()
 
 

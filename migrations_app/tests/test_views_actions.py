@@ -44,6 +44,13 @@ ACTIONS = [
 ALLOWED = {"operate": {"operator", "admin"}, "approve": {"approver", "admin"}}
 
 
+@pytest.fixture(autouse=True)
+def no_simulator(settings, monkeypatch):
+    """The simulator's button answers 409 here: none is configured."""
+    settings.SIMULATOR_URL = ""
+    monkeypatch.delenv("SIMULATOR_URL", raising=False)
+
+
 @pytest.fixture
 def approval(tiny_plan, admin_user):
     phase = tiny_plan.phases.get(key="one")

@@ -58,16 +58,24 @@
     e.preventDefault();
     var values = {};
     new FormData(form).forEach(function (value, name) { values[name] = value; });
-    posting = form;
+    posting = { form: form, ids: [] };
+    form.querySelectorAll("input[id], textarea[id]").forEach(function (el) { posting.ids.push(el.id); });
     htmx.ajax("POST", form.getAttribute("action"), { source: body, values: values, swap: "none" });
   });
 
   document.addEventListener("htmx:afterRequest", function (e) {
     // The emergency form closes once the server took it.
     if (!e.detail.requestConfig || e.detail.requestConfig.verb !== "post") return;
-    var form = posting;
+    var sent = posting;
     posting = null;
-    if (e.detail.successful && form && form.id === "emergency-form") {
+    if (!sent || !e.detail.successful) return;
+    // Done: what was typed for it is cleared, in the form or in the one a live swap put there.
+    sent.ids.forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) el.value = el.defaultValue;
+    });
+    var form = sent.form;
+    if (form.id === "emergency-form") {
       form.reset();
       var details = document.getElementById("emergency");
       if (details) details.open = false;
@@ -112,6 +120,33 @@
     var match = /^<!--seq:(\d+)-->/.exec(message);
     if (match && !accept(Number(match[1]))) e.preventDefault();
   });
+
+  // --- What the reader was doing survives a live swap ----------------------------------------
+  // A region swapped in while an operator types a reason would lose the text, the open
+  // "Set percentage" panel and the focus. They are kept by id across each swap.
+  var kept = null;
+  function keep() {
+    kept = { open: [], values: {}, focus: document.activeElement && document.activeElement.id };
+    document.querySelectorAll("details[id][open]").forEach(function (d) { kept.open.push(d.id); });
+    document.querySelectorAll("input[id], textarea[id], select[id]").forEach(function (el) {
+      if (el.type !== "hidden" && el.value !== el.defaultValue) kept.values[el.id] = el.value;
+    });
+  }
+  function restore() {
+    if (!kept) return;
+    kept.open.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
+    Object.keys(kept.values).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el && el.value === el.defaultValue) el.value = kept.values[id];
+    });
+    var focus = kept.focus && document.getElementById(kept.focus);
+    if (focus && document.activeElement !== focus) focus.focus();
+    kept = null;
+  }
+  document.addEventListener("htmx:wsBeforeMessage", keep);
+  document.addEventListener("htmx:wsAfterMessage", restore);
+  document.addEventListener("htmx:beforeSwap", keep);
+  document.addEventListener("htmx:afterSettle", restore);
 
   // Applies a message numbered `seq`: false for one already covered; a gap means a message
   // was lost, so after applying this one the page fetches all its regions.

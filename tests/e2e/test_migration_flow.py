@@ -150,12 +150,13 @@ def test_a_traffic_rollout_moves_live_in_every_browser(
     expect(actor.locator("#traffic-checkout [data-percentage]")).to_have_text("100%")
     expect(watcher.locator("#audit-latest")).to_contain_text("rollout.advanced")
     not_reloaded(actor, watcher)
-    watcher.set_viewport_size({"width": 1280, "height": 1100})
     screenshot(watcher, "16-rollout-at-100")
+    actor.set_viewport_size({"width": 1280, "height": 1100})
+    actor.evaluate("window.scrollTo(0, 0)")
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     readme = docs / "dashboard.png"
-    watcher.screenshot(path=str(readme), full_page=False)
+    actor.screenshot(path=str(readme), full_page=False)
     assert readme.stat().st_size < 300 * 1024  # committed for the README: kept small
 
 
@@ -173,6 +174,11 @@ def test_an_injected_fault_makes_the_health_gate_roll_back_and_alert_both_browse
     for page in pages:
         open_page(page)
         expect(page.locator("#traffic-checkout [data-percentage]")).to_have_text("25%")
+    # The operator is half-way through typing when the card is swapped live: the panel stays
+    # open and the words stay.
+    operator_page = pages[0]
+    operator_page.locator("#more-checkout summary").click()
+    operator_page.fill("#reason-comparison-checkout", "shadow the new version")
     # The fault: the new implementation fails half its requests, as reported by the data plane.
     flow.report_metrics(server, token, samples=60, errors=30)
     flow.wait_for(lambda: flow.percentage() == 0, "the health gate to roll back", poke=flow.reconcile_now)
@@ -183,6 +189,8 @@ def test_an_injected_fault_makes_the_health_gate_roll_back_and_alert_both_browse
         expect(page.locator("#alerts")).to_contain_text("✖ Critical")
         expect(page.locator("#alerts")).to_contain_text("automatic rollback: checkout rolled back")
     not_reloaded(*pages)
+    expect(operator_page.locator("#more-checkout")).to_have_attribute("open", "")
+    expect(operator_page.locator("#reason-comparison-checkout")).to_have_value("shadow the new version")
     screenshot(pages[1], "17-health-gate-rolled-back-viewer")
     screenshot(pages[0], "18-health-gate-rolled-back-operator")
 
