@@ -83,8 +83,21 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.get_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'switchyard.sqlite3'}")}
+DATABASE_POOL = None
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    # Under ASGI each request runs in a thread of its own and Django closes its connection
+    # after it: without a pool every request connects anew (milliseconds), and persistent
+    # connections (CONN_MAX_AGE) would leak one per thread. Each process keeps a small pool
+    # (PostgreSQL's 100 connections are shared by every web process and worker); a request
+    # borrows a connection at its first query and gives it back when it ends.
+    DATABASE_POOL = env.get_database_pool("DATABASE_POOL", min_size=1, max_size=4, timeout=10)
+    if DATABASE_POOL:
+        DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), "pool": DATABASE_POOL}
+        # A pooled connection that died (a PostgreSQL restart) is checked and replaced when
+        # borrowed, not handed to a request.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Databases that plan steps act on (`database: target` in a plan), by name.
