@@ -69,3 +69,6 @@ def unauthenticated(request, error):
 from migrations_app.api import router as plans_router  # noqa: E402 - routers import `api` helpers
 
 api.add_router("/", plans_router)
+from controlplane.topology_api import router as topology_router  # noqa: E402
+
+api.add_router("/", topology_router)

@@ -167,6 +167,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_TASK_ROUTES = {"migrations_app.engine.tasks.run_*": {"queue": "migrations"}}
+# The control plane's own tasks (the topology check); the apps' tasks are autodiscovered.
+CELERY_IMPORTS = ["controlplane.tasks"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

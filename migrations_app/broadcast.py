@@ -32,6 +32,8 @@ class Event(StrEnum):
     ALERT_CHANGED = "alert.changed"
     APPROVAL_CHANGED = "approval.changed"
     AUDIT_RECORDED = "audit.recorded"
+    WORKERS_PINGED = "workers.pinged"
+    WORKER_ANSWERED = "worker.answered"
 
 
 def plan_group(plan_id: int) -> str:
