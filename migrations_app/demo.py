@@ -39,8 +39,10 @@ def demo_password() -> str:
 def ensure_users(password: str) -> list[str]:
     User = get_user_model()
     for username, roles in DEMO_USERS.items():
-        user, _ = User.objects.get_or_create(username=username)
-        user.set_password(password)
+        user, created = User.objects.get_or_create(username=username)
+        # A new hash logs out every browser: set it only when the password changes.
+        if created or not user.check_password(password):
+            user.set_password(password)
         user.is_staff = Role.ADMIN in roles
         user.save()
         user.groups.set(Group.objects.filter(name__in=roles))
