@@ -3,7 +3,8 @@
 Each line `name: command` is one process; `release`, when present, runs first and must
 succeed (Heroku's convention: migrations). The others run side by side, their output
 prefixed by their name. When one of them exits, or on Ctrl-C or SIGTERM, all are stopped
-together: SIGTERM to each process group, SIGKILL to what is left after a grace period.
+together: SIGTERM to each process group, SIGKILL to what is left after a grace period (or
+at once, on a second Ctrl-C).
 
 Commands are split like a shell would (shlex) and run without a shell. `python` and
 `celery` resolve to this Python's environment first, so `make run` needs no activated venv.
@@ -130,7 +131,8 @@ class Runner:
             self._stop_all()
             if ended is None:
                 return 0
-            return ended[1] or 1
+            code = ended[1]
+            return code if code > 0 else 1
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -206,6 +208,11 @@ class Runner:
             os.killpg(process.pid, sig)
 
     def _on_signal(self, signum, frame) -> None:
+        if self.stopping.is_set():
+            # A second Ctrl-C: no more grace.
+            for process in list(self.processes.values()):
+                if process.poll() is None:
+                    self._signal(process, signal.SIGKILL)
         self.stopping.set()
 
     def say(self, text: str, name: str = "", index: int | None = None) -> None:

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,15 @@ def test_python_in_a_command_is_the_runners_own():
 def test_a_missing_procfile_is_named(tmp_path, capsys):
     assert procfile.main([str(tmp_path / "Nope")]) == 2
     assert f"{tmp_path / 'Nope'}: No such file or directory" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_kills_at_once(tmp_path):
+    run = Run(tmp_path, f"stubborn: {STUBBORN}\n", "--grace", "60")
+    run.read_until("stubborn | stubborn ready")
+    run.process.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # two signals sent at the same instant may arrive as one
+    run.process.send_signal(signal.SIGINT)
+    # The grace is a minute and finish() waits at most one: only the second Ctrl-C ends it.
+    assert run.finish() == 0
+    assert gone(run.pids()["stubborn"])
