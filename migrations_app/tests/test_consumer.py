@@ -1,52 +1,144 @@
-"""The plan websocket: refuses anonymous users and roleless ones, relays what is broadcast."""
+"""The plan websocket: refuses anonymous and roleless users, and pushes each event as the
+page's rendered regions (hx-swap-oob), numbered in the plan's sequence."""
+
+import json
+import re
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from migrations_app import broadcast
+from conftest import actor
+from migrations_app import broadcast, checklist
 from migrations_app.consumers import PlanConsumer
+from migrations_app.models import ChecklistItem
 
 
-def communicator(plan_key, user):
-    app = PlanConsumer.as_asgi()
-    comm = WebsocketCommunicator(app, f"/ws/plans/{plan_key}/")
+def communicator(plan_key, user, query="view=overview"):
+    comm = WebsocketCommunicator(PlanConsumer.as_asgi(), f"/ws/plans/{plan_key}/?{query}")
     comm.scope["user"] = user
     comm.scope["url_route"] = {"kwargs": {"plan_key": plan_key}}
     return comm
 
 
+async def connected(plan_key, user, query="view=overview"):
+    comm = communicator(plan_key, user, query)
+    ok, _ = await comm.connect()
+    assert ok
+    hello = await comm.receive_json_from(timeout=3)
+    assert hello["hello"] is True
+    return comm, hello["seq"]
+
+
+def sequence_of(text: str) -> int:
+    match = re.match(r"<!--seq:(\d+)-->", text)
+    assert match, text[:80]
+    return int(match.group(1))
+
+
+async def tick_first_item(plan, user):
+    item = await database_sync_to_async(ChecklistItem.objects.get)(plan=plan, position=0)
+    await database_sync_to_async(checklist.tick)(item, actor=await database_sync_to_async(actor)(user))
+
+
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_an_anonymous_socket_is_refused(tiny_plan):
-    connected, code = await communicator("tiny", AnonymousUser()).connect()
-    assert not connected
+    ok, code = await communicator("tiny", AnonymousUser()).connect()
+    assert not ok
     assert code == 4401
 
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_user_without_a_role_is_refused(tiny_plan, nobody):
-    connected, code = await communicator("tiny", nobody).connect()
-    assert not connected
+    ok, code = await communicator("tiny", nobody).connect()
+    assert not ok
     assert code == 4403
 
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_a_socket_for_an_unknown_plan_is_refused(viewer):
-    connected, _ = await communicator("nope", viewer).connect()
-    assert not connected
+@pytest.mark.parametrize("plan_key, query", [("nope", "view=overview"), ("tiny", "view=component&component=nope")])
+async def test_a_socket_for_an_unknown_plan_or_page_is_refused(tiny_plan, viewer, plan_key, query):
+    ok, code = await communicator(plan_key, viewer, query).connect()
+    assert not ok
+    assert code == 4404
 
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_a_viewer_receives_what_is_broadcast_for_the_plan(tiny_plan, viewer):
-    comm = communicator("tiny", viewer)
-    connected, _ = await comm.connect()
-    assert connected
-    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.PHASE_CHANGED, {"id": 1})
-    message = await comm.receive_json_from(timeout=2)
-    assert message == {"event": "phase.changed", "payload": {"id": 1}}
+async def test_a_tick_reaches_an_open_page_as_its_checklist_fragment_with_the_next_numbers(tiny_plan, operator, viewer):
+    comm, hello_seq = await connected("tiny", viewer)
+    await tick_first_item(tiny_plan, operator)
+    messages = [await comm.receive_from(timeout=3), await comm.receive_from(timeout=3)]
+    assert sorted(sequence_of(m) for m in messages) == [hello_seq + 1, hello_seq + 2]
+    fragment = next(m for m in messages if 'id="checklist"' in m)
+    assert 'hx-swap-oob="true"' in fragment
+    assert "Ticked by <strong>olga-operator</strong>" in fragment
+    audit = next(m for m in messages if 'id="audit-latest"' in m)
+    assert "checklist.ticked" in audit
     await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_each_user_gets_the_buttons_of_their_own_role(tiny_plan, operator, viewer):
+    as_viewer, _ = await connected("tiny", viewer)
+    as_operator, _ = await connected("tiny", operator)
+    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.CHECKLIST_CHANGED, {"id": 0})
+    seen_by_viewer = await as_viewer.receive_from(timeout=3)
+    seen_by_operator = await as_operator.receive_from(timeout=3)
+    assert sequence_of(seen_by_viewer) == sequence_of(seen_by_operator)
+    assert "Ticking is not available: needs the operator or admin role" in seen_by_viewer
+    assert "Ticking is not available" not in seen_by_operator
+    assert re.search(r'<button type="submit" class="btn primary" aria-label="Tick: Backups taken">', seen_by_operator)
+    await as_viewer.disconnect()
+    await as_operator.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_an_event_that_changes_nothing_on_the_page_still_sends_its_number(tiny_plan, viewer):
+    comm, hello_seq = await connected("tiny", viewer)
+    payload = {"component": 1, "step": 1, "line": "hello"}
+    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.LOG_LINE, payload)
+    assert await comm.receive_json_from(timeout=3) == {"seq": hello_seq + 1}
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_log_line_is_appended_to_its_step_output_on_the_component_page(tiny_plan, viewer):
+    alpha = await database_sync_to_async(tiny_plan.components.get)(name="alpha")
+    step = await database_sync_to_async(alpha.steps.get)(position=0)
+    comm, hello_seq = await connected("tiny", viewer, "view=component&component=alpha")
+    payload = {"component": alpha.pk, "step": step.pk, "line": "created <table> t"}
+    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.LOG_LINE, payload)
+    message = await comm.receive_from(timeout=3)
+    assert sequence_of(message) == hello_seq + 1
+    assert f'hx-swap-oob="beforeend:#output-step-{step.pk}"' in message
+    assert "created &lt;table&gt; t" in message
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_chart_points_arrive_as_json_with_their_number(tiny_plan, viewer):
+    comm, hello_seq = await connected("tiny", viewer)
+    points = {"chart": "chart-error-rate-beta", "x": ["2025-01-01T00:00:10Z"], "y": [[0.01], [0.02]]}
+    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.CHART_POINTS, points)
+    message = json.loads(await comm.receive_from(timeout=3))
+    assert message == {"seq": hello_seq + 1, "chart": points}
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_that_connects_after_events_is_told_the_latest_number(tiny_plan, operator, viewer):
+    before = await database_sync_to_async(broadcast.current_sequence)(tiny_plan.pk)
+    await tick_first_item(tiny_plan, operator)
+    _, hello_seq = await connected("tiny", viewer)
+    # The page rendered before the tick holds `before`: the hello tells it to re-sync.
+    assert hello_seq == before + 2

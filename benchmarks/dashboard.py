@@ -1,0 +1,289 @@
+"""Dashboard speed: the plan overview's server time with 50 components and 100,000 runs,
+and websocket fan-out on the Redis channel layer to 200 connected sockets.
+
+Targets: overview median under 50 ms; p95 from a state change's commit to its receipt on
+every socket under 100 ms. Baselines measured in the same run: a minimal Django view
+(GET /healthz) for the page, a bare group_send of a tiny message for the fan-out.
+Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL); works in a scratch test database.
+"""
+
+import asyncio
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.db import connections, transaction
+from django.utils import timezone
+
+COMPONENTS = 50
+RUNS = 100_000
+SOCKETS = 200
+ROUNDS = 20
+CONNECT_BATCH = 40
+TARGET_PAGE_MS = 50
+TARGET_FANOUT_P95_MS = 100
+
+
+def synthetic_plan_text(components: int, key: str = "bench-plan") -> str:
+    """A valid plan: three phases, `components` components of three sql steps each, a
+    chain of dependencies, every fifth component serving traffic."""
+    lines = [
+        f"plan: {key}",
+        f"name: Benchmark plan with {components} components",
+        "rollout: {steps: [10, 25, 50, 75, 100], approval_at: [50, 100], interval_seconds: 300,",
+        "          health: {window_seconds: 300, max_error_rate: 0.05, max_avg_latency_ms: 2000, min_samples: 50}}",
+        "checklist: [Backups taken, Staging ready, Team briefed]",
+        "phases:",
+        "  - {key: one, name: One, days: [1, 2], risk: low, rollback_window_hours: 0}",
+        "  - {key: two, name: Two, days: [3, 5], risk: medium, rollback_window_hours: 24}",
+        "  - {key: three, name: Three, days: [1, 2], risk: high, rollback_window_hours: 72, approvals: 2}",
+        "components:",
+    ]
+    for i in range(components):
+        phase = ("one", "two", "three")[i * 3 // components]
+        depends = f"[c{i - 1}]" if i else "[]"
+        lines += [
+            f"  - name: c{i}",
+            f"    phase: {phase}",
+            f"    depends_on: {depends}",
+            "    estimated_minutes: 20",
+            "    risk: medium",
+            "    rollback_complexity: moderate",
+            f"    traffic: {'true' if i % 5 == 4 else 'false'}",
+            "    steps:",
+        ]
+        for s in range(3):
+            lines.append(f"      - {{name: step {s}, database: target, sql: 'SELECT {s}', reverse_sql: 'SELECT -{s}'}}")
+    return "\n".join(lines) + "\n"
+
+
+def synthetic_plan(components: int, key: str = "bench-plan"):
+    from migrations_app.planfile import load_plan, parse_plan
+    from migrations_app.roles import CLI
+
+    text = synthetic_plan_text(components, key)
+    return load_plan(parse_plan(text), text, actor=CLI).plan
+
+
+def add_history(plan, runs: int, batch: int = 2000) -> None:
+    """`runs` finished component runs spread over the plan's components, each with one
+    completed forward attempt per step: the migration log of a long-lived plan."""
+    from migrations_app.models import Run, StepAttempt
+
+    components = list(plan.components.select_related("phase").prefetch_related("steps"))
+    start = timezone.now() - timedelta(days=30)
+    done = 0
+    while done < runs:
+        size = min(batch, runs - done)
+        chosen = [components[(done + i) % len(components)] for i in range(size)]
+        created = Run.objects.bulk_create(
+            Run(
+                plan=plan,
+                phase=c.phase,
+                component=c,
+                kind=Run.Kind.RETRY,
+                state=Run.State.COMPLETED,
+                triggered_by_name="bench",
+            )
+            for c in chosen
+        )
+        attempts = []
+        for offset, (run, c) in enumerate(zip(created, chosen, strict=True)):
+            at = start + timedelta(seconds=done + offset)
+            for step in c.steps.all():
+                attempts.append(
+                    StepAttempt(
+                        run=run,
+                        component=c,
+                        step=step,
+                        status=StepAttempt.Status.COMPLETED,
+                        triggered_by_name="bench",
+                        started_at=at,
+                        finished_at=at + timedelta(milliseconds=40),
+                        duration_ms=40,
+                    )
+                )
+        StepAttempt.objects.bulk_create(attempts, batch_size=5000)
+        done += size
+
+
+def _median_ms(client, url: str, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(times)
+
+
+def measure_overview(client, plan) -> tuple[float, float]:
+    _median_ms(client, f"/plans/{plan.key}/", 3)  # warm templates and connections
+    page = _median_ms(client, f"/plans/{plan.key}/", 30)
+    baseline = _median_ms(client, "/healthz", 30)
+    return page, baseline
+
+
+async def _fanout(server_url: str, cookie: str, plan, rounds: int, act) -> tuple[list[float], list[float]]:
+    """Open SOCKETS sockets; `act()` commits a change and returns the commit time; every
+    socket's receipt time of the matching message gives one latency figure."""
+    import websockets
+
+    ws_url = server_url.replace("http://", "ws://") + f"/ws/plans/{plan.key}/?view=overview"
+    headers = {"Cookie": f"sessionid={cookie}"}
+    # Handshakes in batches: redis-py's asyncio pool refuses more than 100 connections at once
+    # (max_connections, raised immediately), and each handshake borrows one for group_add.
+    sockets = []
+    for _ in range(0, SOCKETS, CONNECT_BATCH):
+        sockets += await asyncio.gather(
+            *(
+                websockets.connect(ws_url, additional_headers=headers, origin=server_url, max_size=None)
+                for _ in range(CONNECT_BATCH)
+            )
+        )
+    for ws in sockets:
+        await ws.recv()  # hello
+
+    async def receipt(ws, marker: str):
+        while marker not in await ws.recv():
+            pass
+        return time.perf_counter()
+
+    async def measure(change, marker: str) -> list[float]:
+        waiting = [asyncio.ensure_future(receipt(ws, marker)) for ws in sockets]
+        committed = await asyncio.to_thread(change)
+        arrived = await asyncio.gather(*waiting)
+        return [(t - committed) * 1000 for t in arrived]
+
+    rendered, bare = [], []
+    for i in range(rounds):
+        rendered += await measure(lambda i=i: act(i), 'id="checklist"')
+        bare += await measure(lambda: _bare_send(plan), '{"seq"')
+    for first in range(0, len(sockets), CONNECT_BATCH):
+        await asyncio.gather(*(ws.close() for ws in sockets[first : first + CONNECT_BATCH]))
+    return rendered, bare
+
+
+def _bare_send(plan) -> float:
+    from migrations_app import broadcast
+
+    committed = time.perf_counter()
+    broadcast.send_now(plan.pk, broadcast.Event.LOG_LINE, {"line": "x"})
+    return committed
+
+
+def _toggle_checklist(plan, actor):
+    from django.db import connection
+
+    from migrations_app import checklist
+    from migrations_app.models import ChecklistItem
+
+    def act(i: int) -> float:
+        item = ChecklistItem.objects.get(plan=plan, position=0)
+        committed = []
+        with transaction.atomic():
+            # Registered first, so it runs first after the commit: the commit's moment.
+            transaction.on_commit(lambda: committed.append(time.perf_counter()))
+            if item.is_checked:
+                checklist.untick(item, actor=actor)
+            else:
+                checklist.tick(item, actor=actor)
+        connection.close()  # this runs in a worker thread; leave no connection behind
+        return committed[0]
+
+    return act
+
+
+SERVER_LOG = Path(tempfile.gettempdir()) / "switchyard-bench-server.log"
+LAYERS = [
+    ("Redis channel layer (as configured)", "controlplane.settings", None),
+    ("Redis pub/sub channel layer", "benchmarks._pubsub_settings", "channels_redis.pubsub.RedisPubSubChannelLayer"),
+]
+
+
+@contextlib.contextmanager
+def channel_layer(backend: str | None):
+    """This process sends through the same kind of layer as the server it measures."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    if backend is None:
+        yield
+        return
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"], "BACKEND": backend}}
+    with override_settings(CHANNEL_LAYERS=layers):  # channels drops its cached layers on this
+        yield
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def main() -> bool:
+    from django.conf import settings
+    from django.test import Client
+    from django.test.utils import setup_databases, setup_test_environment, teardown_databases
+
+    from conftest import make_user
+    from migrations_app.roles import Actor, Role
+    from tests.e2e.server import running_server
+
+    if not settings.REDIS_URL or "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        print("needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL")
+        return False
+    # A database of its own, apart from the one the tests keep between runs.
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"bench_{database['NAME']}"
+    setup_test_environment()
+    old = setup_databases(verbosity=0, interactive=False)
+    try:
+        from django.contrib.auth import get_user_model
+
+        plan = synthetic_plan(COMPONENTS)
+        began = time.perf_counter()
+        add_history(plan, RUNS)
+        print(f"arranged {COMPONENTS} components, {RUNS:,} runs in {time.perf_counter() - began:.0f} s")
+        user = make_user(get_user_model(), "bench-operator", Role.OPERATOR)
+        client = Client()
+        client.force_login(user)
+        page, baseline = measure_overview(client, plan)
+        page_ok = page < TARGET_PAGE_MS
+        print(
+            f"plan overview: median {page:.1f} ms (minimal view {baseline:.1f} ms, ratio {page / baseline:.1f}x); "
+            f"target < {TARGET_PAGE_MS} ms: {'met' if page_ok else 'MISSED'}"
+        )
+        print("metric samples: not included (monitoring is not installed in this build)")
+
+        cookie = client.cookies["sessionid"].value
+        act = _toggle_checklist(plan, Actor.for_user(user))
+        results = {}
+        for label, settings_module, backend in LAYERS:
+            with channel_layer(backend):
+                env = {"SECRET_KEY": settings.SECRET_KEY, "DJANGO_SETTINGS_MODULE": settings_module}
+                with running_server(settings.DATABASES["default"]["NAME"], env, log_path=SERVER_LOG) as server_url:
+                    rendered, bare = asyncio.run(_fanout(server_url, cookie, plan, ROUNDS, act))
+            results[label] = p95(rendered)
+            print(
+                f"fan-out to {SOCKETS} sockets, {label}, {ROUNDS} state changes: p95 commit->receipt "
+                f"{p95(rendered):.1f} ms (median {statistics.median(rendered):.1f} ms); a bare message's p95 "
+                f"{p95(bare):.1f} ms (ratio {p95(rendered) / p95(bare):.1f}x)"
+            )
+        configured = results[LAYERS[0][0]]
+        fan_ok = configured < TARGET_FANOUT_P95_MS
+        print(f"fan-out target < {TARGET_FANOUT_P95_MS} ms on the configured layer: {'met' if fan_ok else 'MISSED'}")
+        return page_ok and fan_ok
+    finally:
+        connections.close_all()
+        teardown_databases(old, verbosity=0)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
+    import django
+
+    django.setup()
+    raise SystemExit(0 if main() else 1)

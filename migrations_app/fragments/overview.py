@@ -1,0 +1,257 @@
+"""The plan overview: phases, readiness checklist, components, traffic, alerts, approvals,
+latest audit events. Its query count is fixed: nothing here queries per component."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+
+from migrations_app import access
+from migrations_app.broadcast import Event
+from migrations_app.models import Approval, AuditEvent, Component, Run, StepAttempt
+from migrations_app.states import ComponentState, RolloutState
+from migrations_app.views import wiring
+from migrations_app.windows import rollback_window
+
+from .base import PlanPage, merged
+
+A = StepAttempt
+
+
+def duration_text(value: timedelta | None) -> str:
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // (24 * 60)} d {minutes // 60 % 24} h"
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    running: bool
+    elapsed: timedelta | None
+    estimate: timedelta | None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def elapsed_text(self) -> str:
+        return duration_text(self.elapsed)
+
+    @property
+    def estimate_text(self) -> str:
+        return duration_text(self.estimate)
+
+    @property
+    def over_estimate(self) -> bool:
+        return bool(self.elapsed and self.estimate and self.elapsed > self.estimate)
+
+
+def progress_of(component, latest: list[StepAttempt], now: datetime) -> Progress:
+    """Steps done: steps whose latest attempt is a completed forward one (a reversed step is
+    not done). Elapsed: from the first to the last of the latest attempts of the newest run."""
+    estimate = timedelta(minutes=component.estimated_minutes) if component.estimated_minutes else None
+    done = sum(1 for a in latest if a.direction == A.Direction.FORWARD and a.status == A.Status.COMPLETED)
+    running = any(a.status == A.Status.STARTED for a in latest)
+    newest_run = max(latest, key=lambda a: (a.started_at, a.pk)).run_id if latest else None
+    of_run = [a for a in latest if a.run_id == newest_run]
+    elapsed = None
+    if of_run:
+        start = min(a.started_at for a in of_run)
+        end = now if running else max((a.finished_at or a.started_at) for a in of_run)
+        elapsed = end - start
+    return Progress(done=done, total=component.step_count, running=running, elapsed=elapsed, estimate=estimate)
+
+
+@dataclass(frozen=True)
+class TrafficCard:
+    component: Component
+    rollout: object
+    next_step: int | None
+    next_needs_approval: bool
+    next_due: datetime | None
+    finish_earliest: datetime | None
+    gates: dict
+
+
+def traffic_card(component, actor, now: datetime, *, available: bool) -> TrafficCard:
+    rollout = component.rollout
+    ahead = [s for s in rollout.steps if s > rollout.percentage]
+    next_step = ahead[0] if ahead else None
+    due = finish = None
+    if rollout.state == RolloutState.PROGRESSING and next_step is not None:
+        since = rollout.percentage_changed_at or rollout.state_changed_at or now
+        due = since + timedelta(seconds=rollout.interval_seconds)
+        finish = due + timedelta(seconds=rollout.interval_seconds * (len(ahead) - 1))
+    return TrafficCard(
+        component=component,
+        rollout=rollout,
+        next_step=next_step,
+        next_needs_approval=next_step in (rollout.approval_at or []),
+        next_due=due,
+        finish_earliest=finish,
+        gates=access.rollout_gates(actor, rollout, component, available=available),
+    )
+
+
+def newest_run_of_component():
+    """The run of a component's newest attempt: found on the (component, -started_at)
+    index, a few rows read however long the migration log is."""
+    newest = A.objects.filter(component_id=OuterRef("pk")).order_by("-started_at")
+    return Subquery(newest.values("run_id")[:1])
+
+
+def latest_attempts_in_newest_runs(components) -> dict[int, list[StepAttempt]]:
+    """Per component, the latest attempt of each step within its newest run: one query.
+    A run retries, migrates or reverses the component as a whole, so its newest run says
+    where each step stands (a reversed step is not done)."""
+    newest = {c.pk: c.newest_run for c in components if c.newest_run}
+    grouped: dict[int, dict[int, StepAttempt]] = defaultdict(dict)
+    if not newest:
+        return {}
+    fields = ("pk", "run_id", "component_id", "step_id", "direction", "status", "started_at", "finished_at")
+    attempts = A.objects.filter(run_id__in=set(newest.values()), component_id__in=newest).only(*fields)
+    for attempt in attempts.order_by("started_at", "pk"):
+        if newest[attempt.component_id] == attempt.run_id:
+            grouped[attempt.component_id][attempt.step_id] = attempt  # later ones replace earlier
+    return {pk: list(by_step.values()) for pk, by_step in grouped.items()}
+
+
+class OverviewPage(PlanPage):
+    view = "overview"
+    template = "migrations_app/overview.html"
+    regions = {
+        **PlanPage.regions,
+        "phases": "migrations_app/regions/phases.html",
+        "checklist": "migrations_app/regions/checklist.html",
+        "approvals": "migrations_app/regions/approvals.html",
+        "alerts": "migrations_app/regions/alerts.html",
+        "traffic": "migrations_app/regions/traffic.html",
+        "components": "migrations_app/regions/components.html",
+        "audit-latest": "migrations_app/regions/audit_latest.html",
+    }
+    refresh = merged(
+        PlanPage.refresh,
+        {
+            Event.PHASE_CHANGED: ("phases", "checklist", "components", "approvals"),
+            Event.CHECKLIST_CHANGED: ("checklist", "phases"),
+            Event.COMPONENT_CHANGED: ("components", "phases", "traffic"),
+            Event.ROLLOUT_CHANGED: ("traffic", "phases"),
+            Event.RUN_CHANGED: ("phases", "components"),
+            Event.STEP_STARTED: ("components",),
+            Event.STEP_FINISHED: ("components",),
+            Event.HEALTH_CHANGED: ("traffic",),
+            Event.ALERT_CHANGED: ("alerts",),
+            Event.APPROVAL_CHANGED: ("approvals", "phases"),
+            Event.AUDIT_RECORDED: ("audit-latest",),
+        },
+    )
+
+    # --- data (each a fixed number of queries) ---------------------------------------------
+
+    @cached_property
+    def components(self) -> list[Component]:
+        components = list(
+            Component.objects.filter(plan=self.plan)
+            .select_related("rollout", "phase")
+            .prefetch_related(Prefetch("depends_on", queryset=Component.objects.only("pk", "name")))
+            .annotate(step_count=Count("steps"), newest_run=newest_run_of_component())
+            .order_by("position")
+        )
+        latest = latest_attempts_in_newest_runs(components)
+        engine = wiring.available("start_phase")
+        rollouts = wiring.available("start_rollout")
+        for c in components:
+            c.progress = progress_of(c, latest.get(c.pk, []), self.now)
+            c.card = traffic_card(c, self.actor, self.now, available=rollouts) if c.traffic else None
+            c.engine_available = engine
+        return components
+
+    @cached_property
+    def active_runs(self) -> dict[int, Run]:
+        runs = Run.objects.filter(plan=self.plan, state__in=Run.ACTIVE_STATES).only("pk", "phase_id", "state", "kind")
+        return {run.phase_id: run for run in runs}
+
+    @cached_property
+    def pending_approvals(self) -> list[Approval]:
+        return list(
+            Approval.objects.filter(plan=self.plan, state=Approval.State.PENDING)
+            .select_related("phase", "rollout__component")
+            .annotate(vote_count=Count("votes"))
+            .order_by("requested_at")
+        )
+
+    @cached_property
+    def checklist(self):
+        return list(self.plan.checklist.select_related("checked_by").order_by("position"))
+
+    @cached_property
+    def checklist_done(self) -> bool:
+        return all(item.is_checked for item in self.checklist)
+
+    @cached_property
+    def phases(self):
+        phases = list(self.plan.phases.order_by("position"))
+        by_phase = defaultdict(list)
+        for c in self.components:
+            by_phase[c.phase_id].append(c)
+        promotion = {a.phase_id: a for a in self.pending_approvals if a.kind == Approval.Kind.PHASE_PROMOTION}
+        engine, controller = wiring.available("start_phase"), wiring.available("request_promotion")
+        previous = None
+        for phase in phases:
+            members = by_phase[phase.pk]
+            phase.members = members
+            phase.migrated = sum(1 for c in members if c.state == ComponentState.COMPLETED)
+            phase.active_run = self.active_runs.get(phase.pk)
+            phase.pending_promotion = promotion.get(phase.pk)
+            phase.window = rollback_window(phase.promoted_at, phase.rollback_window_hours, self.now)
+            phase.checks = access.promotion_checks(phase, members)
+            phase.start_gate = access.start_phase_gate(
+                self.actor,
+                phase,
+                previous,
+                checklist_done=self.checklist_done,
+                active_run=phase.active_run,
+                available=engine,
+            )
+            phase.promote_gate = access.request_promotion_gate(self.actor, phase, members, available=controller)
+            previous = phase
+        return phases
+
+    @cached_property
+    def first_phase(self):
+        return self.phases[0] if self.phases else None
+
+    @cached_property
+    def checklist_gate(self):
+        return access.checklist_gate(self.actor, self.first_phase)
+
+    @cached_property
+    def traffic(self) -> list[TrafficCard]:
+        return [c.card for c in self.components if c.card is not None]
+
+    @cached_property
+    def alerts(self):
+        """Open alerts from monitoring; None while monitoring is not installed."""
+        open_alerts = wiring.service("open_alerts")
+        return None if open_alerts is None else list(open_alerts(self.plan))
+
+    @cached_property
+    def latest_audit(self) -> list[AuditEvent]:
+        return list(
+            AuditEvent.objects.filter(plan=self.plan)
+            .only("at", "actor_name", "action", "target_label", "reason")
+            .order_by("-at", "-pk")[:10]
+        )
