@@ -7,9 +7,9 @@ waiting consumer without waking its loop, so the message waits for that loop's n
 unrelated wake-up (about 2 s in the server; DESIGN.md) and the layer's dicts are changed
 from two threads at once.
 
-This layer runs every change on the loop its consumers live on (the one that called
-`receive`) with `asyncio.run_coroutine_threadsafe`, which wakes that loop at once.
-One loop per process receives: the server's.
+This layer runs every operation on the loop its consumers live on (the first that called
+`receive`, while it runs) with `asyncio.run_coroutine_threadsafe`, which wakes that loop
+at once. Sending, and receiving too, work from any thread; the queues live in one loop.
 """
 
 import asyncio
@@ -28,11 +28,12 @@ class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
         self._consumer_loop: asyncio.AbstractEventLoop | None = None
 
     async def receive(self, channel):
-        loop = asyncio.get_running_loop()
-        # Rebind only when the previous loop is gone (a restarted server, a new test loop).
-        if self._consumer_loop is not loop and not self._is_live(self._consumer_loop):
-            self._consumer_loop = loop
-        return await super().receive(channel)
+        # Bind to the first receiving loop; rebind only when it is gone (a restarted
+        # server, a new test loop).
+        if not self._is_live(self._consumer_loop):
+            self._consumer_loop = asyncio.get_running_loop()
+        # Waiting for a message takes as long as it takes: no hand-off timeout.
+        return await self._on_consumer_loop(super().receive, channel, timeout=None)
 
     async def send(self, channel, message):
         return await self._on_consumer_loop(super().send, channel, message)
@@ -49,12 +50,13 @@ class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
     async def flush(self):
         return await self._on_consumer_loop(super().flush)
 
-    async def _on_consumer_loop(self, method, *args):
+    async def _on_consumer_loop(self, method, *args, timeout=HANDOFF_TIMEOUT_SECONDS):
         target = self._consumer_loop
         if not self._is_live(target) or target is asyncio.get_running_loop():
             return await method(*args)
+        # Cancelling the wait (a receive's timeout) cancels the operation in the target loop.
         future = asyncio.run_coroutine_threadsafe(method(*args), target)
-        return await asyncio.wait_for(asyncio.wrap_future(future), HANDOFF_TIMEOUT_SECONDS)
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
 
     @staticmethod
     def _is_live(loop: asyncio.AbstractEventLoop | None) -> bool:

@@ -1,15 +1,18 @@
 """The embedded channel layer: what a Celery worker thread publishes reaches a websocket
-consumer in the server's event loop at once, and nothing is lost when many threads publish."""
+consumer in the server's event loop at once, nothing is lost when many threads publish,
+and a thread can listen on a group too."""
 
+import asyncio
 import threading
 
 import pytest
-from channels.testing import WebsocketCommunicator
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import override_settings
 
+from controlplane.tests.relay import relay_socket
 from migrations_app import broadcast
-from migrations_app.consumers import PlanConsumer
 
 THREAD_SAFE = {
     "default": {
@@ -25,11 +28,7 @@ THREAD_SAFE = {
 PROMPTLY = 5
 
 
-def communicator(plan, user):
-    comm = WebsocketCommunicator(PlanConsumer.as_asgi(), f"/ws/plans/{plan.key}/")
-    comm.scope["user"] = user
-    comm.scope["url_route"] = {"kwargs": {"plan_key": plan.key}}
-    return comm
+PLAN_ID = 4242  # a plan group; the consumer relays it and needs no rows
 
 
 def in_threads(count, target, *args):
@@ -42,14 +41,13 @@ def in_threads(count, target, *args):
 
 
 @pytest.mark.asyncio
-@pytest.mark.django_db(transaction=True)
 @override_settings(CHANNEL_LAYERS=THREAD_SAFE)
-async def test_a_broadcast_from_a_worker_thread_reaches_the_consumer_promptly(tiny_plan, viewer):
-    comm = communicator(tiny_plan, viewer)
+async def test_a_broadcast_from_a_worker_thread_reaches_the_consumer_promptly():
+    comm = relay_socket(PLAN_ID)
     connected, _ = await comm.connect()
     assert connected
     threading.Thread(
-        target=broadcast.send_now, args=(tiny_plan.pk, broadcast.Event.STEP_STARTED, {"step": "create orders_v2"})
+        target=broadcast.send_now, args=(PLAN_ID, broadcast.Event.STEP_STARTED, {"step": "create orders_v2"})
     ).start()
     message = await comm.receive_json_from(timeout=PROMPTLY)
     assert message == {"event": "step.started", "payload": {"step": "create orders_v2"}}
@@ -57,16 +55,15 @@ async def test_a_broadcast_from_a_worker_thread_reaches_the_consumer_promptly(ti
 
 
 @pytest.mark.asyncio
-@pytest.mark.django_db(transaction=True)
 @override_settings(CHANNEL_LAYERS=THREAD_SAFE)
-async def test_many_threads_publishing_at_once_lose_nothing_and_keep_each_threads_order(tiny_plan, viewer):
-    comm = communicator(tiny_plan, viewer)
+async def test_many_threads_publishing_at_once_lose_nothing_and_keep_each_threads_order():
+    comm = relay_socket(PLAN_ID)
     connected, _ = await comm.connect()
     assert connected
 
     def publish(thread, count):
         for n in range(count):
-            broadcast.send_now(tiny_plan.pk, broadcast.Event.LOG_LINE, {"thread": thread, "n": n})
+            broadcast.send_now(PLAN_ID, broadcast.Event.LOG_LINE, {"thread": thread, "n": n})
 
     sender = threading.Thread(target=in_threads, args=(8, publish, 25))
     sender.start()
@@ -77,4 +74,30 @@ async def test_many_threads_publishing_at_once_lose_nothing_and_keep_each_thread
         by_thread.setdefault(message["payload"]["thread"], []).append(message["payload"]["n"])
     assert by_thread == {thread: list(range(25)) for thread in range(8)}
     assert await comm.receive_nothing(timeout=0.2)
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@override_settings(CHANNEL_LAYERS=THREAD_SAFE)
+async def test_a_thread_can_listen_on_a_group_while_the_server_loop_serves_it():
+    comm = relay_socket(PLAN_ID)
+    assert (await comm.connect())[0]
+    layer = get_channel_layer()
+    heard = []
+
+    def listen():
+        channel = async_to_sync(layer.new_channel)("listener.")
+        async_to_sync(layer.group_add)(broadcast.plan_group(PLAN_ID), channel)
+        joined.set()
+        heard.append(async_to_sync(layer.receive)(channel))
+
+    joined = threading.Event()
+    listener = threading.Thread(target=listen)
+    listener.start()
+    await asyncio.to_thread(joined.wait, PROMPTLY)
+    threading.Thread(target=broadcast.send_now, args=(PLAN_ID, broadcast.Event.PLAN_CHANGED, {"id": 7})).start()
+    # The socket in the server's loop and the listening thread both receive it.
+    assert await comm.receive_json_from(timeout=PROMPTLY) == {"event": "plan.changed", "payload": {"id": 7}}
+    await asyncio.to_thread(listener.join, PROMPTLY)
+    assert [(m["event"], m["payload"]) for m in heard] == [("plan.changed", {"id": 7})]
     await comm.disconnect()
