@@ -102,6 +102,14 @@ class Browser:
             f"{root}/api/v1{path}", json=payload or {}, headers={"X-CSRFToken": self.http.cookies["csrftoken"]}
         )
 
+    def press(self, root: str, path: str) -> httpx.Response:
+        """A dashboard button, as a plain form post (no JavaScript)."""
+        return self.http.post(f"{root}{path}", headers={"X-CSRFToken": self.http.cookies["csrftoken"]})
+
+    def first_unticked_item(self, root: str, plan_key: str = PLAN) -> int:
+        page = self.http.get(f"{root}/plans/{plan_key}/")
+        return int(re.search(r'id="checklist-item-(\d+)" data-ticked="false"', page.text).group(1))
+
     def plan_socket(self, root: str, plan_key: str = PLAN) -> ClientConnection:
         cookies = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
         return connect(
@@ -114,16 +122,37 @@ class Browser:
         self.http.close()
 
 
+def parse(message: str) -> dict:
+    """A message of the plan socket: JSON (`hello`, `{"seq": N}`, chart points), or the
+    page's regions as HTML led by `<!--seq:N-->`, returned as `{"seq": N, "html": ...}`."""
+    if message.startswith("<!--seq:"):
+        head, _, html = message.partition("-->")
+        return {"seq": int(head.removeprefix("<!--seq:")), "html": html}
+    return json.loads(message)
+
+
 def receive_until(sock: ClientConnection, done: Callable[[list[dict]], bool], what: str) -> list[dict]:
-    """Every event received until `done(events)` holds; fails naming `what` and what came."""
-    events: list[dict] = []
+    """Every message received until `done(messages)` holds; fails naming `what` and what came."""
+    messages: list[dict] = []
     deadline = time.monotonic() + EVENT_TIMEOUT
-    while not done(events):
+    while not done(messages):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AssertionError(f"waited {EVENT_TIMEOUT} s for {what}; received: {events}")
+            raise AssertionError(f"waited {EVENT_TIMEOUT} s for {what}; received: {messages}")
         try:
-            events.append(json.loads(sock.recv(timeout=remaining)))
+            messages.append(parse(sock.recv(timeout=remaining)))
         except TimeoutError:
             continue
-    return events
+    return messages
+
+
+def shows_tick(position: int, username: str) -> Callable[[list[dict]], bool]:
+    """The checklist region, pushed over the socket, shows item `position` ticked by `username`."""
+    ticked = re.compile(
+        rf'id="checklist-item-{position}" data-ticked="true">.*?Ticked by <strong>{username}</strong>', re.S
+    )
+    return lambda messages: any(ticked.search(m.get("html", "")) for m in messages)
+
+
+def has_seqs(seqs: set[int]) -> Callable[[list[dict]], bool]:
+    return lambda messages: seqs <= {m.get("seq") for m in messages}

@@ -14,7 +14,16 @@ from django.db import connection
 
 from conftest import PASSWORD
 from controlplane import procfile
-from tests.topology.processes import PLAN, Browser, Process, free_port, receive_until, wait_until_serving
+from tests.topology.processes import (
+    PLAN,
+    Browser,
+    Process,
+    free_port,
+    has_seqs,
+    receive_until,
+    shows_tick,
+    wait_until_serving,
+)
 
 
 def database_url() -> str:
@@ -52,27 +61,23 @@ def test_a_socket_on_one_web_receives_events_from_the_other_web_and_from_each_wo
     roots, processes = topology
     browser = Browser()
     browser.log_in(roots["web-2"], operator.username, PASSWORD)
+    position = browser.first_unticked_item(roots["web-2"])
     with browser.plan_socket(roots["web-1"]) as sock:
+        receive_until(sock, lambda messages: any(m.get("hello") for m in messages), "the socket's hello")
+        # web-2 handles the tick and publishes; web-1 renders it for the socket it holds.
+        assert browser.press(roots["web-2"], f"/plans/{PLAN}/checklist/{position}/tick").status_code == 200
+        receive_until(sock, shows_tick(position, operator.username), "the tick made through web-2")
+
         response = browser.post_api(roots["web-2"], f"/plans/{PLAN}/workers/ping")
-        assert response.status_code == 202, response.text
-        ping = response.json()
-        events = receive_until(
-            sock,
-            lambda events: (
-                {e["payload"].get("queue") for e in events if e["event"] == "worker.answered"}
-                == {"control", "migrations"}
-            ),
-            "an answer from each worker",
-        )
+        assert response.status_code == 200, response.text
+        answers = {answer["queue"]: answer for answer in response.json()["answers"]}
+        receive_until(sock, has_seqs({answer["seq"] for answer in answers.values()}), "each worker's answer")
     browser.close()
-    # web-2 handled the request; its event reached the socket held by web-1.
-    assert [e["payload"] for e in events if e["event"] == "workers.pinged"] == [ping]
-    answers = {e["payload"]["queue"]: e["payload"] for e in events if e["event"] == "worker.answered"}
-    assert {a["ping"] for a in answers.values()} == {ping["ping"]}
     # Each queue's answer came from a process of the worker that consumes it (its process group).
-    for queue in ("control", "migrations"):
+    assert set(answers) == {"control", "migrations"}
+    for queue, answer in answers.items():
         worker = processes[f"worker-{queue}"]
-        assert os.getpgid(answers[queue]["pid"]) == worker.popen.pid, worker.log()
+        assert os.getpgid(answer["pid"]) == worker.popen.pid, worker.log()
 
 
 @pytest.mark.slow
