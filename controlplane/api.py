@@ -69,6 +69,5 @@ def unauthenticated(request, error):
 from migrations_app.api import router as plans_router  # noqa: E402 - routers import `api` helpers
 
 api.add_router("/", plans_router)
-from controlplane.topology_api import router as topology_router  # noqa: E402
-
-api.add_router("/", topology_router)
+api.add_router("/", "monitoring.api.router")
+api.add_router("/", "controlplane.topology_api.router")

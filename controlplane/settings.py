@@ -172,6 +172,16 @@ CELERY_IMPORTS = ["controlplane.tasks"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# --- Monitoring -------------------------------------------------------------------------
+# Raw request samples are kept this long; their 10-second rollups are kept.
+METRICS_RETENTION_HOURS = env.get_int("METRICS_RETENTION_HOURS", 24, minimum=1)
+# Largest body POST /api/v1/metrics and /comparisons take (10,000 items fit well within).
+METRICS_MAX_BODY_BYTES = env.get_int("METRICS_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024)
+# Addresses (or CIDR networks) that may read /metrics without a token.
+METRICS_ALLOWED_IPS = env.get_list("METRICS_ALLOWED_IPS", [])
+# Slack-compatible incoming webhook for alerts, rollbacks and promotions (a secret: env only).
+ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "").strip()
+
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -37,6 +37,7 @@ class Event(StrEnum):
     LOG_LINE = "step.log"
     HEALTH_CHANGED = "health.changed"
     ALERT_CHANGED = "alert.changed"
+    PROBES_RECORDED = "probes.recorded"
     APPROVAL_CHANGED = "approval.changed"
     AUDIT_RECORDED = "audit.recorded"
     # `{"chart": "<element id>", "x": [...], "y": [[...], ...], "traces": [0, ...]}`: points

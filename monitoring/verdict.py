@@ -19,6 +19,10 @@ class ProviderHealth:
     error_rate: float  # 0..1
     avg_latency_ms: float | None
     p95_latency_ms: float | None
+    # This provider judged against the same thresholds: None when it has fewer than
+    # min_samples (not judged); the verdict itself judges the migrated provider only.
+    healthy: bool | None = None
+    reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,12 @@ class HealthVerdict:
     healthy: bool = False
     # Why not healthy, or not judgeable, in words an operator reads: "error rate 12.0% > 5.0%".
     reasons: list[str] = field(default_factory=list)
+    # Worth a look, not a reason to roll back: p95 above warn_p95_latency_ms, no recent probe.
+    warnings: list[str] = field(default_factory=list)
+    # The component's health URL: False when its last probes failed, None when it has none.
+    probe_healthy: bool | None = None
+    comparisons: int = 0
+    thresholds: dict = field(default_factory=dict)
 
     @property
     def failing(self) -> bool:

@@ -8,6 +8,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 PUBLIC = {"/accounts/login/", "/healthz", "/api/v1/openapi.json", "/admin/login/"}
 # django-ninja's index of the API: answers 404 to everyone, holding nothing.
 NOT_FOUND_FOR_EVERYONE = {"/api/v1/"}
+# Read by machines (Prometheus), which cannot follow a login form: 401 in JSON, like the API.
+MACHINE_ENDPOINTS = {"/metrics"}
 SAMPLE_VALUES = {"plan_key": "truststream-v4.2", "component": "agent-service", "phase": "setup"}
 
 
@@ -39,7 +41,7 @@ def all_paths():
 @pytest.mark.parametrize("path", all_paths())
 def test_it_refuses_anonymous_requests(client, path):
     response = client.get(path)
-    if path.startswith("/api/"):
+    if path.startswith("/api/") or path in MACHINE_ENDPOINTS:
         assert response.status_code in (401, 405), f"{path} answered {response.status_code}"
     else:
         assert response.status_code == 302, f"{path} answered {response.status_code}"

@@ -195,16 +195,23 @@ def test_the_overview_lists_what_waits_for_approval(logged_in, viewer, promotion
 
 
 @pytest.mark.django_db
-def test_the_report_page_says_what_it_is_missing(logged_in, viewer, tiny_plan):
+def test_the_report_page_shows_the_post_migration_report(logged_in, viewer, tiny_plan):
     html = logged_in(viewer).get("/plans/tiny/report/").content.decode()
-    assert "monitoring, which is not installed in this build" in html
+    for section in ("Success criteria", "Performance against the baseline", "Reliability", "Recommendations"):
+        assert section in html
     assert "Phases: planned against actual" in html
 
 
 @pytest.mark.django_db
-def test_the_alerts_area_says_monitoring_is_not_connected(logged_in, viewer, tiny_plan):
+def test_the_alerts_area_lists_open_alerts(logged_in, viewer, tiny_plan):
+    from monitoring.alerts import raise_alert
+
+    assert "No open alert." in logged_in(viewer).get(OVERVIEW).content.decode()
+    beta = tiny_plan.components.get(name="beta")
+    raise_alert(tiny_plan, component=beta, rule="error_rate", severity="critical", message="error rate 12.0% > 5.0%")
     html = logged_in(viewer).get(OVERVIEW).content.decode()
-    assert "Alerts are not connected: monitoring is not installed in this build." in html
+    assert "✖ Critical" in html
+    assert "beta: error rate 12.0% &gt; 5.0%" in html
 
 
 @pytest.mark.django_db

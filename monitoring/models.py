@@ -1,1 +1,0 @@
-"""Metrics, health, alerts and reports: where the figures the rollout gates on come from."""

@@ -1,0 +1,50 @@
+"""Connections to the databases that plans act on (TARGET_DATABASES), for probes and the
+pre-migration assessment. Short-lived: opened, used, closed."""
+
+import sqlite3
+from contextlib import closing, contextmanager
+
+import psycopg
+from django.conf import settings
+
+from controlplane.env import parse_database_url
+from migrations_app.errors import NotFound
+from migrations_app.models import Plan, Step
+
+
+def databases_of(plan: Plan) -> list[str]:
+    """The TARGET_DATABASES names the plan's steps act on."""
+    used = Step.objects.filter(component__plan=plan).exclude(database="").values_list("database", flat=True)
+    return sorted(set(used) & set(settings.TARGET_DATABASES))
+
+
+def vendor_of(alias: str) -> str:
+    return "sqlite" if _config(alias)["ENGINE"].endswith("sqlite3") else "postgresql"
+
+
+def _config(alias: str) -> dict:
+    if alias not in settings.TARGET_DATABASES:
+        known = ", ".join(settings.TARGET_DATABASES)
+        raise NotFound(f"no target database named {alias!r}; TARGET_DATABASES names: {known}")
+    return parse_database_url(f"TARGET_DATABASES[{alias}]", settings.TARGET_DATABASES[alias])
+
+
+@contextmanager
+def connect(alias: str, *, timeout_seconds: float = 5):
+    """A DB-API connection to the target database `alias` (psycopg or sqlite3)."""
+    config = _config(alias)
+    if config["ENGINE"].endswith("sqlite3"):
+        # mode=rw: probing must not create an empty database file where none is.
+        connection = sqlite3.connect(f"file:{config['NAME']}?mode=rw", uri=True, timeout=timeout_seconds)
+    else:
+        connection = psycopg.connect(
+            dbname=config["NAME"],
+            user=config.get("USER") or None,
+            password=config.get("PASSWORD") or None,
+            host=config.get("HOST") or None,
+            port=config.get("PORT") or None,
+            connect_timeout=max(1, int(timeout_seconds)),
+            autocommit=True,
+        )
+    with closing(connection):
+        yield connection
