@@ -76,6 +76,7 @@ def wait_until_running(celery: EmbeddedCelery) -> list[str]:
 
 
 @pytest.mark.asyncio
+@pytest.mark.django_db  # no rows, but a consumer closes stale database connections between messages
 @override_settings(CHANNEL_LAYERS=THREAD_SAFE)
 async def test_beat_sends_a_periodic_task_that_the_worker_thread_runs_and_publishes(memory_app, embedded):
     plan_id = 4242  # a plan group; the relay needs no rows

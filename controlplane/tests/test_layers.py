@@ -41,6 +41,7 @@ def in_threads(count, target, *args):
 
 
 @pytest.mark.asyncio
+@pytest.mark.django_db  # no rows, but a consumer closes stale database connections between messages
 @override_settings(CHANNEL_LAYERS=THREAD_SAFE)
 async def test_a_broadcast_from_a_worker_thread_reaches_the_consumer_promptly():
     comm = relay_socket(PLAN_ID)
@@ -55,6 +56,7 @@ async def test_a_broadcast_from_a_worker_thread_reaches_the_consumer_promptly():
 
 
 @pytest.mark.asyncio
+@pytest.mark.django_db  # no rows, but a consumer closes stale database connections between messages
 @override_settings(CHANNEL_LAYERS=THREAD_SAFE)
 async def test_many_threads_publishing_at_once_lose_nothing_and_keep_each_threads_order():
     comm = relay_socket(PLAN_ID)
@@ -78,6 +80,7 @@ async def test_many_threads_publishing_at_once_lose_nothing_and_keep_each_thread
 
 
 @pytest.mark.asyncio
+@pytest.mark.django_db  # no rows, but a consumer closes stale database connections between messages
 @override_settings(CHANNEL_LAYERS=THREAD_SAFE)
 async def test_a_thread_can_listen_on_a_group_while_the_server_loop_serves_it():
     comm = relay_socket(PLAN_ID)
