@@ -2,13 +2,17 @@
 Celery worker and beat in its threads, live events through the thread-safe channel layer."""
 
 import os
+import re
 import signal
 import sys
+import time
 
+import httpx
 import pytest
 
 from tests.topology.processes import (
     PLAN,
+    START_TIMEOUT,
     Browser,
     Process,
     free_port,
@@ -69,6 +73,27 @@ def test_an_action_and_tasks_started_from_the_browser_reach_an_open_plan_socket(
     assert [answer["queue"] for answer in ping["answers"]] == ["control", "migrations"]
     # The worker that took them from both queues is a thread of the demo's own process.
     assert {answer["pid"] for answer in ping["answers"]} == {process.popen.pid}
+
+
+@pytest.mark.slow
+def test_the_traffic_simulator_runs_beside_it_and_stops_with_it(demo):
+    root, process = demo
+    browser = Browser()
+    browser.log_in(root, "viewer", PASSWORD)
+    simulator = re.search(r"The traffic simulator serves the plan's health URLs at (\S+)", process.log()).group(1)
+    health = f"{root}/api/v1/plans/{PLAN}/components/edge-functions/health?window=60"
+    deadline = time.monotonic() + START_TIMEOUT
+    samples = 0
+    while samples == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        samples = sum(p["samples"] for p in browser.http.get(health).json()["providers"].values())
+    assert samples > 0, process.log()
+    assert httpx.get(f"{simulator}/health/edge-functions", timeout=5).status_code == 200
+    browser.close()
+    assert process.stop(signal.SIGINT) == 0, process.log()
+    # Stopped with the demo: nothing serves its health URLs any more.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{simulator}/health/edge-functions", timeout=5)
 
 
 @pytest.mark.slow

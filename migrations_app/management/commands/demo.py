@@ -1,3 +1,5 @@
+import os
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -34,5 +36,14 @@ class Command(BaseCommand):
             self.serve_embedded()
 
     def serve_embedded(self):
-        """The web server, with Celery's worker and beat in threads of this process."""
-        call_command("serve")
+        """The web server, with Celery's worker and beat in threads of this process, and the
+        traffic simulator beside it as a child process."""
+        # Before the worker starts: its probes and the plan's steps resolve ${SIMULATOR_URL}.
+        os.environ["SIMULATOR_URL"] = demo.simulator_url()
+        self.stdout.write(f"The traffic simulator serves the plan's health URLs at {os.environ['SIMULATOR_URL']}\n")
+        simulator = demo.SimulatorProcess(f"http://127.0.0.1:{settings.PORT}")
+        simulator.start()
+        try:
+            call_command("serve")
+        finally:
+            simulator.stop()
