@@ -32,13 +32,14 @@ $(VAR_DIR)/secret-key:
 	@chmod 600 $@
 
 # Without REDIS_URL: embedded, one process (web server, Celery worker and beat in threads,
-# SQLite). With it: the Procfile's processes (web, a worker per queue, beat), together.
+# SQLite, the traffic simulator beside it). With it: the Procfile's processes together
+# (web, a worker per queue, beat, the simulator on PORT + 1 unless SIMULATOR_URL says).
 run: install $(VAR_DIR)/secret-key
 ifeq ($(strip $(REDIS_URL)),)
 	PORT=$(PORT) $(PY) manage.py demo
 else
-	PORT=$(PORT) $(PY) manage.py demo --no-serve
-	PORT=$(PORT) $(PY) -m controlplane.procfile Procfile
+	PORT=$(PORT) SIMULATOR_URL="$${SIMULATOR_URL:-http://127.0.0.1:$$(($(PORT) + 1))}" \
+	$(PY) -m controlplane.procfile Procfile
 endif
 
 lint: install-dev

@@ -53,7 +53,7 @@ def test_the_projects_procfile_is_valid_and_runs_exactly_one_beat():
     entries = procfile.read(procfile.ROOT_PROCFILE)
     names = [e.name for e in entries]
     assert names[0] == "release"
-    assert set(names) == {"release", "web", "worker-control", "worker-migrations", "beat"}
+    assert set(names) == {"release", "web", "worker-control", "worker-migrations", "beat", "simulator"}
     assert [e.argv[:4] for e in entries if "beat" in e.argv] == [["celery", "-A", "controlplane", "beat"]]
 
 

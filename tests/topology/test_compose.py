@@ -62,6 +62,14 @@ def test_the_web_listens_on_all_interfaces_of_its_container_on_the_published_por
     assert web["ports"] == [f"{web['environment']['PORT']}:{web['environment']['PORT']}"]
 
 
+def test_the_simulator_reports_to_the_web_and_every_process_knows_where_it_serves():
+    services = compose()["services"]
+    simulator = services["simulator"]
+    assert simulator["environment"]["SWITCHYARD_URL"] == f"http://web:{services['web']['environment']['PORT']}"
+    for name, service in app_services(services).items():
+        assert service["environment"]["SIMULATOR_URL"].startswith("http://simulator:"), name
+
+
 def test_the_image_it_builds_and_the_files_it_mounts_exist():
     services = compose()["services"]
     assert all(service["build"] == "." for service in app_services(services).values())
