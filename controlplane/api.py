@@ -66,8 +66,8 @@ def unauthenticated(request, error):
     return response
 
 
-from migrations_app.api import router as plans_router  # noqa: E402 - routers import `api` helpers
-
-api.add_router("/", plans_router)
+# Each part of the product brings its own router.
+api.add_router("/", "migrations_app.api.router")
+api.add_router("/", "migrations_app.engine.api.router")
 api.add_router("/", "monitoring.api.router")
 api.add_router("/", "controlplane.topology_api.router")

@@ -22,6 +22,11 @@ class Run(models.Model):
         ABORTED = "aborted", "Aborted"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Stop(models.TextChoices):
+        NONE = "", "Not stopping"
+        CANCEL = "cancel", "Cancelled by an operator"
+        ABORT = "abort", "Aborted: a high-risk component failed"
+
     ACTIVE_STATES = (State.QUEUED, State.RUNNING, State.CANCELLING)
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="runs")
@@ -42,6 +47,9 @@ class Run(models.Model):
     triggered_by_name = models.CharField(max_length=150, help_text="User name, token name or 'system'.")
     reason = models.TextField(blank=True)
     summary = models.TextField(blank=True, help_text="How it ended, in words.")
+    # Set with state CANCELLING: whether the run ends cancelled or aborted once unwound.
+    stop = models.CharField(max_length=10, choices=Stop.choices, default=Stop.NONE, blank=True)
+    stop_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +68,58 @@ class Run(models.Model):
 
     def __str__(self):
         return f"run {self.pk} of {self.phase}"
+
+
+class ComponentRun(models.Model):
+    """One component within a run: what the run did with it, and the key its tasks claim.
+
+    A task acts on a ComponentRun only after moving it from QUEUED (or UNDO_QUEUED) with a
+    conditional update, so a redelivered or duplicated task finds nothing to do.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for dependencies"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        UNDO_QUEUED = "undo_queued", "Rollback queued"
+        UNDOING = "undoing", "Rolling back"
+        FAILED = "failed", "Failed, rolled back"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        ROLLBACK_FAILED = "rollback_failed", "Rollback failed"
+        SKIPPED = "skipped", "Skipped"
+
+    IN_FLIGHT = (State.QUEUED, State.RUNNING, State.UNDO_QUEUED, State.UNDOING)
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="component_runs")
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="component_runs")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    # Its forward steps failed in this run (it then took its failure path).
+    failed = models.BooleanField(default=False)
+    reason = models.TextField(blank=True, help_text="Why it failed, was skipped or rolled back.")
+    dispatches = models.PositiveSmallIntegerField(default=0, help_text="How many times its task was sent.")
+    deliveries = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker received it.")
+    worker = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "component__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "component"], name="component_once_per_run"),
+        ]
+        indexes = [models.Index(fields=["state", "lease_expires_at"])]
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+    def __str__(self):
+        return f"{self.component.name} in run {self.run_id}"
 
 
 class StepAttempt(models.Model):
