@@ -80,6 +80,19 @@ def wait_until_serving(root: str, process: Process) -> float:
     raise AssertionError(f"{process.name} never answered /healthz:\n{process.log()}")
 
 
+def wait_for(condition: Callable[[], bool], process: Process) -> None:
+    """Until `condition()` holds (connection errors count as not yet), beside `process`."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"waited {START_TIMEOUT} s in vain beside {process.name}:\n{process.log()}")
+
+
 class Browser:
     """An operator's browser: one cookie jar, shared by every web process it talks to."""
 

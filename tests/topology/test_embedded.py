@@ -19,6 +19,7 @@ from tests.topology.processes import (
     has_seqs,
     receive_until,
     shows_tick,
+    wait_for,
     wait_until_serving,
 )
 
@@ -45,11 +46,10 @@ def demo(tmp_path):
         process.stop()
 
 
-def run_plan_work(browser: Browser, root: str) -> dict:
-    """Work the demo runs as Celery tasks, started from the browser: the request thread sends
-    them to the in-memory broker, the worker thread runs them, and what they publish goes
-    through the channel layer into the server's loop. Today: the workers' ping, whose answers
-    the web process collects from the plan's group. Returns the API's answer."""
+def ping_workers(browser: Browser, root: str) -> dict:
+    """Tasks started from the browser: the request thread sends them to the in-memory broker,
+    the worker thread runs them, and what they publish goes through the channel layer into
+    the server's loop, where the web process collects the answers. Returns the API's answer."""
     response = browser.post_api(root, f"/plans/{PLAN}/workers/ping")
     assert response.status_code == 200, response.text
     return response.json()
@@ -67,12 +67,53 @@ def test_an_action_and_tasks_started_from_the_browser_reach_an_open_plan_socket(
         assert browser.press(root, f"/plans/{PLAN}/checklist/{position}/tick").status_code == 200
         receive_until(sock, shows_tick(position, "operator"), "the ticked checklist item")
 
-        ping = run_plan_work(browser, root)
+        ping = ping_workers(browser, root)
         receive_until(sock, has_seqs({answer["seq"] for answer in ping["answers"]}), "the workers' answers")
     browser.close()
     assert [answer["queue"] for answer in ping["answers"]] == ["control", "migrations"]
     # The worker that took them from both queues is a thread of the demo's own process.
     assert {answer["pid"] for answer in ping["answers"]} == {process.popen.pid}
+
+
+def component_states(html: str) -> dict[str, str]:
+    """Component name -> state, from the components region of the plan page."""
+    return dict(re.findall(r'<tr id="component-([\w-]+)">.*?<span class="state state-(\w+)">', html, re.S))
+
+
+def latest_states(messages: list[dict]) -> dict[str, str]:
+    states: dict[str, str] = {}
+    for message in messages:
+        states |= component_states(message.get("html", ""))
+    return states
+
+
+@pytest.mark.slow
+def test_phase_one_runs_in_the_demo_process_and_its_progress_arrives_live(demo):
+    root, process = demo
+    browser = Browser()
+    browser.log_in(root, "operator", PASSWORD)
+    components = browser.http.get(f"{root}/api/v1/plans/{PLAN}").json()["components"]
+    setup = {c["name"] for c in components if c["phase"] == "setup"}
+    page = browser.http.get(f"{root}/plans/{PLAN}/").text
+    for position in re.findall(r'id="checklist-item-(\d+)" data-ticked="false"', page):
+        assert browser.press(root, f"/plans/{PLAN}/checklist/{position}/tick").status_code == 200
+    # Phase 1's checks probe the simulator's health URLs: it starts just after the server.
+    simulator = re.search(r"The traffic simulator serves the plan's health URLs at (\S+)", process.log()).group(1)
+    wait_for(lambda: httpx.get(f"{simulator}/health/abstraction-interfaces", timeout=2).status_code == 200, process)
+
+    with browser.plan_socket(root) as sock:
+        receive_until(sock, lambda messages: any(m.get("hello") for m in messages), "the socket's hello")
+        assert browser.press(root, f"/plans/{PLAN}/phases/setup/start").status_code == 200
+        messages = receive_until(
+            sock,
+            lambda messages: all(latest_states(messages).get(name) == "completed" for name in setup),
+            "every component of phase 1 completed",
+        )
+    # The socket showed them running before it showed them completed.
+    assert any(component_states(m.get("html", "")).get(name) == "running" for m in messages for name in setup)
+    components = browser.http.get(f"{root}/api/v1/plans/{PLAN}").json()["components"]
+    assert {c["name"]: c["state"] for c in components if c["phase"] == "setup"} == dict.fromkeys(setup, "completed")
+    browser.close()
 
 
 @pytest.mark.slow
