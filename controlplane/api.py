@@ -69,5 +69,6 @@ def unauthenticated(request, error):
 # Each part of the product brings its own router.
 api.add_router("/", "migrations_app.api.router")
 api.add_router("/", "migrations_app.engine.api.router")
+api.add_router("/", "migrations_app.rollout.api.router")
 api.add_router("/", "monitoring.api.router")
 api.add_router("/", "controlplane.topology_api.router")

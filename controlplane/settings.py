@@ -172,6 +172,18 @@ CELERY_IMPORTS = ["controlplane.tasks"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# --- Rollout controller -------------------------------------------------------------------
+# The procedure's planned rollback waits a minute at each step down (75, 50, 25, 10, 0).
+PLANNED_ROLLBACK_STEP_SECONDS = env.get_int("PLANNED_ROLLBACK_STEP_SECONDS", 60, minimum=0)
+# After an emergency rollback: 3 consecutive healthy checks, at most 10, 5 s apart (procedure 6.1),
+# each judged over a short window so that the failure that caused the rollback has left it.
+STABILITY_CHECK_INTERVAL_SECONDS = env.get_int("STABILITY_CHECK_INTERVAL_SECONDS", 5, minimum=0)
+STABILITY_WINDOW_SECONDS = env.get_int("STABILITY_WINDOW_SECONDS", 30, minimum=1)
+# `evaluate(component, window_seconds=None) -> HealthVerdict`, the contract monitoring provides.
+ROLLOUT_HEALTH_EVALUATOR = "monitoring.health.evaluate"
+# The data plane's per-process snapshot cache, emptied by PostgreSQL notifications (rollout/cache.py).
+ROLLOUT_CACHE = env.get_bool("ROLLOUT_CACHE", True)
+
 # --- Monitoring -------------------------------------------------------------------------
 # Raw request samples are kept this long; their 10-second rollups are kept.
 METRICS_RETENTION_HOURS = env.get_int("METRICS_RETENTION_HOURS", 24, minimum=1)

@@ -43,6 +43,7 @@ class Event(StrEnum):
     # `{"chart": "<element id>", "x": [...], "y": [[...], ...], "traces": [0, ...]}`: points
     # appended to a Plotly chart in place, sent to the browser as JSON, never as HTML.
     CHART_POINTS = "chart.points"
+    STABILITY_CHECKED = "stability.checked"
     WORKERS_PINGED = "workers.pinged"
     WORKER_ANSWERED = "worker.answered"
 

@@ -52,7 +52,14 @@ class Approval(models.Model):
                 condition=Q(state="pending", kind="rollout_step"),
                 name="one_pending_step_approval_per_rollout",
             ),
+            models.UniqueConstraint(
+                fields=["plan"],
+                condition=Q(state="pending", kind="clear_force_original"),
+                name="one_pending_clear_force_original_per_plan",
+            ),
         ]
+        # The expiry task looks for pending requests past their time.
+        indexes = [models.Index(fields=["state", "expires_at"], name="approval_state_expiry_idx")]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.summary}"

@@ -10,6 +10,13 @@ from django.db.models import Q
 from migrations_app.states import ComponentState, PhaseState, Risk, RollbackComplexity, RolloutState, StepKind
 
 
+class Stability(models.TextChoices):
+    NONE = "", "Not verifying"
+    VERIFYING = "verifying", "Verifying"
+    VERIFIED = "verified", "Stable"
+    UNSTABLE = "unstable", "Not verified"
+
+
 class Plan(models.Model):
     class AutoRollback(models.TextChoices):
         COMPONENT = "component", "The failing component"
@@ -23,7 +30,13 @@ class Plan(models.Model):
     rollout_defaults = models.JSONField(default=dict, blank=True)
     # Plan-wide kill switch of the data plane: when on, every key goes to the original.
     force_original = models.BooleanField(default=False)
+    # Bumped by every change to what the rollout snapshot shows (with the plan file's digest,
+    # it is the snapshot's ETag), and by every emergency rollback: scheduled work carries it.
     epoch = models.BigIntegerField(default=0)
+    # Stability verification after an emergency rollback (3 consecutive healthy checks).
+    stability = models.CharField(max_length=12, choices=Stability.choices, blank=True, default="")
+    stability_attempts = models.PositiveSmallIntegerField(default=0)
+    stability_passes = models.PositiveSmallIntegerField(default=0, help_text="Consecutive healthy checks.")
     source = models.TextField(blank=True, help_text="The plan file as last loaded.")
     source_sha256 = models.CharField(max_length=64, blank=True)
     loaded_at = models.DateTimeField(auto_now_add=True)

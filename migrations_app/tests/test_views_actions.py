@@ -21,10 +21,10 @@ ACTIONS = [
     # Refused by the engine itself: alpha is pending, with nothing to retry or roll back.
     (PLAN + "/components/alpha/retry", "operate", 409),
     (PLAN + "/components/alpha/rollback", "operate", 409),
-    (PLAN + "/components/beta/rollout/start", "operate", 503),
-    (PLAN + "/components/beta/rollout/pause", "operate", 503),
-    (PLAN + "/components/beta/rollout/resume", "operate", 503),
-    (PLAN + "/emergency-rollback", "operate", 503),
+    (PLAN + "/components/beta/rollout/start", "operate", 409),  # beta has not migrated yet
+    (PLAN + "/components/beta/rollout/pause", "operate", 303),
+    (PLAN + "/components/beta/rollout/resume", "operate", 409),  # it is not paused
+    (PLAN + "/emergency-rollback", "operate", 303),
     (PLAN + "/approvals/{approval}/approve", "approve", 503),
     (PLAN + "/approvals/{approval}/reject", "approve", 503),
 ]

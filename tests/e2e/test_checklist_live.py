@@ -75,7 +75,8 @@ def test_buttons_a_role_cannot_use_are_disabled_with_the_reason(browser_as, view
     expect(page.locator("#flash")).to_be_empty()
     page.fill("#emergency-reason", "error rate climbing on checkout")
     page.get_by_role("button", name="Roll back all traffic now").click()
-    expect(page.locator("#flash")).to_contain_text("Refused: this needs the rollout controller")
+    expect(page.locator("#flash")).to_contain_text("Emergency rollback started")
+    expect(page.locator("#plan-banner")).to_contain_text("All traffic is forced to the original implementation")
     screenshot(page, "05-operator-emergency-confirmation-tablet")
 
 
