@@ -10,8 +10,8 @@ import pytest
 from celery import Celery
 from django.conf import settings
 from django.test import override_settings
-from kombu import Queue
 
+from controlplane.celery import QUEUES
 from controlplane.celery import app as default_app
 from controlplane.embedded import EmbeddedCelery
 from controlplane.tests.relay import relay_socket
@@ -31,7 +31,7 @@ def memory_app(tmp_path):
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.broker_url = "memory://localhost/"
     app.conf.broker_transport_options = {"polling_interval": 0.05}
-    app.conf.task_queues = (Queue("control"), Queue("migrations"))
+    app.conf.task_queues = QUEUES
     app.conf.beat_schedule_filename = str(tmp_path / "celerybeat-schedule")
     yield app
     default_app.set_current()
