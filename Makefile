@@ -34,6 +34,10 @@ $(VAR_DIR)/secret-key:
 # Without REDIS_URL: embedded, one process (web server, Celery worker and beat in threads,
 # SQLite, the traffic simulator beside it). With it: the Procfile's processes together
 # (web, a worker per queue, beat, the simulator on PORT + 1 unless SIMULATOR_URL says).
+# The demo runs the plan's durations ten times faster so that a whole rollout can be
+# watched (ROLLOUT_TIME_SCALE), and steps a planned rollback down every 10 s.
+run: export ROLLOUT_TIME_SCALE ?= 0.1
+run: export PLANNED_ROLLBACK_STEP_SECONDS ?= 10
 run: install $(VAR_DIR)/secret-key
 ifeq ($(strip $(REDIS_URL)),)
 	PORT=$(PORT) $(PY) manage.py demo

@@ -173,6 +173,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Rollout controller -------------------------------------------------------------------
+# Plans state the procedure's real durations (5-minute intervals and health windows). The
+# demo runs them faster: every rollout interval and health window is multiplied by this.
+ROLLOUT_TIME_SCALE = env.get_float("ROLLOUT_TIME_SCALE", 1.0, minimum=0.001, maximum=1.0)
 # The procedure's planned rollback waits a minute at each step down (75, 50, 25, 10, 0).
 PLANNED_ROLLBACK_STEP_SECONDS = env.get_int("PLANNED_ROLLBACK_STEP_SECONDS", 60, minimum=0)
 # After an emergency rollback: 3 consecutive healthy checks, at most 10, 5 s apart (procedure 6.1),
