@@ -47,6 +47,8 @@ class Event(StrEnum):
     # appended to a Plotly chart in place, sent to the browser as JSON, never as HTML.
     CHART_POINTS = "chart.points"
     STABILITY_CHECKED = "stability.checked"
+    WORKERS_PINGED = "workers.pinged"
+    WORKER_ANSWERED = "worker.answered"
 
 
 def plan_group(plan_id: int) -> str:
