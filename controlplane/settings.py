@@ -141,6 +141,9 @@ EMBEDDED = REDIS_URL is None
 # Messages a browser's socket may have waiting before more are dropped (Channels' default
 # is 100): a step's output streams line by line, faster than a slow browser reads it.
 CHANNEL_CAPACITY = 1000
+# Connections each process's Redis channel layer may have at once (per event loop): at
+# least the sockets one web process serves. Idle ones stay open, each a file descriptor.
+CHANNEL_LAYER_MAX_CONNECTIONS = env.get_int("CHANNEL_LAYER_MAX_CONNECTIONS", 500, minimum=10, maximum=10_000)
 if EMBEDDED:
     # Celery tasks publish from worker threads: the stock InMemoryChannelLayer is bound to
     # the server's event loop and delivers them late (controlplane/layers.py).
@@ -155,7 +158,10 @@ else:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py refuses a command at once ("Too many connections") when this many
+                # are busy; every socket that opens or closes sends one, so a crowd of
+                # browsers leaving at once would stay in the plan's group (its default is 100).
+                "hosts": [{"address": REDIS_URL, "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS}],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "switchyard"),
                 "capacity": CHANNEL_CAPACITY,
             },
