@@ -83,8 +83,21 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.get_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'switchyard.sqlite3'}")}
+DATABASE_POOL = None
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    # Under ASGI each request runs in a thread of its own and Django closes its connection
+    # after it: without a pool every request connects anew (milliseconds), and persistent
+    # connections (CONN_MAX_AGE) would leak one per thread. Each process keeps a small pool
+    # (PostgreSQL's 100 connections are shared by every web process and worker); a request
+    # borrows a connection at its first query and gives it back when it ends.
+    DATABASE_POOL = env.get_database_pool("DATABASE_POOL", min_size=1, max_size=4, timeout=10)
+    if DATABASE_POOL:
+        DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), "pool": DATABASE_POOL}
+        # A pooled connection that died (a PostgreSQL restart) is checked and replaced when
+        # borrowed, not handed to a request.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Databases that plan steps act on (`database: target` in a plan), by name.
@@ -128,6 +141,9 @@ EMBEDDED = REDIS_URL is None
 # Messages a browser's socket may have waiting before more are dropped (Channels' default
 # is 100): a step's output streams line by line, faster than a slow browser reads it.
 CHANNEL_CAPACITY = 1000
+# Connections each process's Redis channel layer may have at once (per event loop): at
+# least the sockets one web process serves. Idle ones stay open, each a file descriptor.
+CHANNEL_LAYER_MAX_CONNECTIONS = env.get_int("CHANNEL_LAYER_MAX_CONNECTIONS", 500, minimum=10, maximum=10_000)
 if EMBEDDED:
     # Celery tasks publish from worker threads: the stock InMemoryChannelLayer is bound to
     # the server's event loop and delivers them late (controlplane/layers.py).
@@ -142,7 +158,10 @@ else:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py refuses a command at once ("Too many connections") when this many
+                # are busy; every socket that opens or closes sends one, so a crowd of
+                # browsers leaving at once would stay in the plan's group (its default is 100).
+                "hosts": [{"address": REDIS_URL, "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS}],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "switchyard"),
                 "capacity": CHANNEL_CAPACITY,
             },
