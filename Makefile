@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Where the demo keeps its state (SQLite files, generated secrets): settings.VAR_DIR.
+VAR_DIR := $(or $(SWITCHYARD_VAR_DIR),var)
 # Tests run against PostgreSQL and Redis on this machine unless told otherwise.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchyard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
@@ -24,13 +26,25 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
 install: $(VENV)/.run-installed
 install-dev: $(VENV)/.dev-installed
 
-var/secret-key:
-	@mkdir -p var
+$(VAR_DIR)/secret-key:
+	@mkdir -p $(VAR_DIR)
 	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	@chmod 600 $@
 
-run: install var/secret-key
+# Without REDIS_URL: embedded, one process (web server, Celery worker and beat in threads,
+# SQLite, the traffic simulator beside it). With it: the Procfile's processes together
+# (web, a worker per queue, beat, the simulator on PORT + 1 unless SIMULATOR_URL says).
+# The demo runs the plan's durations ten times faster so that a whole rollout can be
+# watched (ROLLOUT_TIME_SCALE), and steps a planned rollback down every 10 s.
+run: export ROLLOUT_TIME_SCALE ?= 0.1
+run: export PLANNED_ROLLBACK_STEP_SECONDS ?= 10
+run: install $(VAR_DIR)/secret-key
+ifeq ($(strip $(REDIS_URL)),)
 	PORT=$(PORT) $(PY) manage.py demo
+else
+	PORT=$(PORT) SIMULATOR_URL="$${SIMULATOR_URL:-http://127.0.0.1:$$(($(PORT) + 1))}" \
+	$(PY) -m controlplane.procfile Procfile
+endif
 
 lint: install-dev
 	$(PY) -m ruff check .

@@ -9,10 +9,12 @@ every socket under 100 ms. Baselines measured in the same run: a minimal Django 
 Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL); works in a scratch test database.
 """
 
-import asyncio
 import contextlib
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -26,7 +28,6 @@ RUNS = 100_000
 SAMPLES = 1_000_000
 SOCKETS = 200
 ROUNDS = 20
-CONNECT_BATCH = 40
 TARGET_PAGE_MS = 50
 TARGET_FANOUT_P95_MS = 100
 
@@ -149,57 +150,56 @@ def measure_overview(client, plan) -> tuple[float, float]:
     return page, baseline
 
 
-async def _fanout(server_url: str, cookie: str, plan, rounds: int, act) -> tuple[list[float], list[float]]:
-    """Open SOCKETS sockets; `act()` commits a change and returns the commit time; every
-    socket's receipt time of the matching message gives one latency figure."""
-    import websockets
-
+def _fanout(server_url: str, cookie: str, plan, rounds: int, act) -> tuple[list[float], list[float]]:
+    """Open SOCKETS sockets, all at once, from a lean client in a process of its own
+    (benchmarks/_wsclient.py); `act()` commits a change and returns the commit time
+    (time.monotonic(), the client's clock too); every socket's receipt time of the
+    matching message gives one latency figure."""
     ws_url = server_url.replace("http://", "ws://") + f"/ws/plans/{plan.key}/?view=overview"
-    headers = {"Cookie": f"sessionid={cookie}"}
-    # Handshakes in batches: redis-py's asyncio pool refuses more than 100 connections at once
-    # (max_connections, raised immediately), and each handshake borrows one for group_add.
-    sockets = []
-    for _ in range(0, SOCKETS, CONNECT_BATCH):
-        sockets += await asyncio.gather(
-            *(
-                websockets.connect(ws_url, additional_headers=headers, origin=server_url, max_size=None)
-                for _ in range(CONNECT_BATCH)
-            )
-        )
-    for ws in sockets:
-        await ws.recv()  # hello
+    argv = [sys.executable, "-m", "benchmarks._wsclient", ws_url, "--sockets", str(SOCKETS)]
+    argv += ["--cookie", f"sessionid={cookie}", "--origin", server_url]
+    client = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    async def receipt(ws, marker: str):
-        while marker not in await ws.recv():
-            pass
-        return time.perf_counter()
+    def expect(word: str) -> str:
+        line = client.stdout.readline().strip()
+        if not line.startswith(word):
+            raise RuntimeError(f"the websocket client said {line!r}, not {word!r}")
+        return line
 
-    async def measure(change, marker: str) -> list[float]:
-        waiting = [asyncio.ensure_future(receipt(ws, marker)) for ws in sockets]
-        committed = await asyncio.to_thread(change)
-        arrived = await asyncio.gather(*waiting)
+    def measure(change, marker: str) -> list[float]:
+        client.stdin.write(marker + "\n")
+        client.stdin.flush()
+        expect("armed")
+        committed = change()
+        arrived = json.loads(expect("["))
+        if None in arrived:
+            raise RuntimeError(f"{arrived.count(None)} of {SOCKETS} sockets never received {marker!r}")
         return [(t - committed) * 1000 for t in arrived]
 
-    rendered, bare = [], []
-    for i in range(rounds):
-        rendered += await measure(lambda i=i: act(i), 'id="checklist"')
-        bare += await measure(lambda: _bare_send(plan), '{"seq"')
-    for first in range(0, len(sockets), CONNECT_BATCH):
-        await asyncio.gather(*(ws.close() for ws in sockets[first : first + CONNECT_BATCH]))
+    try:
+        expect("ready")
+        rendered, bare = [], []
+        for i in range(rounds):
+            rendered += measure(lambda i=i: act(i), 'id="checklist"')
+            bare += measure(lambda: _bare_send(plan), '{"seq"')
+        client.stdin.close()
+        client.wait(timeout=30)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
     return rendered, bare
 
 
 def _bare_send(plan) -> float:
     from migrations_app import broadcast
 
-    committed = time.perf_counter()
+    committed = time.monotonic()
     broadcast.send_now(plan.pk, broadcast.Event.LOG_LINE, {"line": "x"})
     return committed
 
 
 def _toggle_checklist(plan, actor):
-    from django.db import connection
-
     from migrations_app import checklist
     from migrations_app.models import ChecklistItem
 
@@ -208,17 +208,17 @@ def _toggle_checklist(plan, actor):
         committed = []
         with transaction.atomic():
             # Registered first, so it runs first after the commit: the commit's moment.
-            transaction.on_commit(lambda: committed.append(time.perf_counter()))
+            transaction.on_commit(lambda: committed.append(time.monotonic()))
             if item.is_checked:
                 checklist.untick(item, actor=actor)
             else:
                 checklist.tick(item, actor=actor)
-        connection.close()  # this runs in a worker thread; leave no connection behind
         return committed[0]
 
     return act
 
 
+ROOT = Path(__file__).resolve().parent.parent
 SERVER_LOG = Path(tempfile.gettempdir()) / "switchyard-bench-server.log"
 LAYERS = [
     ("Redis channel layer (as configured)", "controlplane.settings", None),
@@ -293,7 +293,7 @@ def main() -> bool:
             with channel_layer(backend):
                 env = {"SECRET_KEY": settings.SECRET_KEY, "DJANGO_SETTINGS_MODULE": settings_module}
                 with running_server(settings.DATABASES["default"]["NAME"], env, log_path=SERVER_LOG) as server_url:
-                    rendered, bare = asyncio.run(_fanout(server_url, cookie, plan, ROUNDS, act))
+                    rendered, bare = _fanout(server_url, cookie, plan, ROUNDS, act)
             results[label] = p95(rendered)
             print(
                 f"fan-out to {SOCKETS} sockets, {label}, {ROUNDS} state changes: p95 commit->receipt "

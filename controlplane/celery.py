@@ -5,7 +5,7 @@ Each app declares its periodic tasks in its `schedule.py`; exactly one beat runs
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from migrations_app.schedule import BEAT as MIGRATIONS_BEAT
 from monitoring.schedule import BEAT as MONITORING_BEAT
@@ -14,7 +14,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
 
 app = Celery("switchyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("control"), Queue("migrations"))
+# Each queue on its own exchange and key: without them Celery binds both queues to the
+# default exchange and key ("control"), and a message sent by key would land in both.
+QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("control", "migrations"))
+app.conf.task_queues = QUEUES
 app.conf.beat_schedule = {**MIGRATIONS_BEAT, **MONITORING_BEAT}
 # Each package's `tasks` module, when it has one.
 app.autodiscover_tasks(["migrations_app.engine", "migrations_app.rollout", "monitoring"])

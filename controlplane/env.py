@@ -41,6 +41,19 @@ def get_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     return value
 
 
+def get_float(name: str, default: float, *, minimum: float, maximum: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be between {minimum:g} and {maximum:g}, not {value:g}")
+    return value
+
+
 def get_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -74,6 +87,28 @@ def parse_database_url(name: str, url: str) -> dict:
 
 def get_database(name: str, default_url: str) -> dict:
     return parse_database_url(name, os.environ.get(name) or default_url)
+
+
+def get_database_pool(prefix: str, *, min_size: int, max_size: int, timeout: int) -> dict | None:
+    """psycopg's connection pool options for Django's PostgreSQL backend, from `{prefix}`
+    (True or False) and `{prefix}_MIN_SIZE`, `{prefix}_MAX_SIZE`, `{prefix}_TIMEOUT` (seconds);
+    None when `{prefix}=False`."""
+    if not get_bool(prefix, True):
+        return None
+    low = get_int(f"{prefix}_MIN_SIZE", min_size, minimum=0, maximum=100)
+    high = get_int(f"{prefix}_MAX_SIZE", max_size, minimum=1, maximum=100)
+    if low > high:
+        raise ImproperlyConfigured(f"{prefix}_MIN_SIZE ({low}) must not be above {prefix}_MAX_SIZE ({high})")
+    return {
+        "min_size": low,
+        "max_size": high,
+        "timeout": get_int(f"{prefix}_TIMEOUT", timeout, minimum=1, maximum=600),
+        # Connections beyond min_size that sat unused this long are closed, and every
+        # connection is replaced after max_lifetime: nothing is held for good.
+        "max_idle": 60,
+        "max_lifetime": 1800,
+        "name": "switchyard",
+    }
 
 
 def get_redis_url(name: str) -> str | None:

@@ -83,8 +83,21 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.get_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'switchyard.sqlite3'}")}
+DATABASE_POOL = None
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    # Under ASGI each request runs in a thread of its own and Django closes its connection
+    # after it: without a pool every request connects anew (milliseconds), and persistent
+    # connections (CONN_MAX_AGE) would leak one per thread. Each process keeps a small pool
+    # (PostgreSQL's 100 connections are shared by every web process and worker); a request
+    # borrows a connection at its first query and gives it back when it ends.
+    DATABASE_POOL = env.get_database_pool("DATABASE_POOL", min_size=1, max_size=4, timeout=10)
+    if DATABASE_POOL:
+        DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), "pool": DATABASE_POOL}
+        # A pooled connection that died (a PostgreSQL restart) is checked and replaced when
+        # borrowed, not handed to a request.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Databases that plan steps act on (`database: target` in a plan), by name.
@@ -125,13 +138,33 @@ SECURE_REFERRER_POLICY = "same-origin"
 REDIS_URL = env.get_redis_url("REDIS_URL")
 EMBEDDED = REDIS_URL is None
 
+# Messages a browser's socket may have waiting before more are dropped (Channels' default
+# is 100): a step's output streams line by line, faster than a slow browser reads it.
+CHANNEL_CAPACITY = 1000
+# Connections each process's Redis channel layer may have at once (per event loop): at
+# least the sockets one web process serves. Idle ones stay open, each a file descriptor.
+CHANNEL_LAYER_MAX_CONNECTIONS = env.get_int("CHANNEL_LAYER_MAX_CONNECTIONS", 500, minimum=10, maximum=10_000)
 if EMBEDDED:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Celery tasks publish from worker threads: the stock InMemoryChannelLayer is bound to
+    # the server's event loop and delivers them late (controlplane/layers.py).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "controlplane.layers.ThreadSafeInMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
+        }
+    }
 else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_PREFIX", "switchyard")},
+            "CONFIG": {
+                # redis-py refuses a command at once ("Too many connections") when this many
+                # are busy; every socket that opens or closes sends one, so a crowd of
+                # browsers leaving at once would stay in the plan's group (its default is 100).
+                "hosts": [{"address": REDIS_URL, "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS}],
+                "prefix": os.environ.get("CHANNEL_PREFIX", "switchyard"),
+                "capacity": CHANNEL_CAPACITY,
+            },
         }
     }
 
@@ -139,20 +172,29 @@ else:
 # that a long step is never redelivered to a second worker while the first still runs it.
 MAX_STEP_TIMEOUT_SECONDS = env.get_int("MAX_STEP_TIMEOUT_SECONDS", 3600, minimum=1)
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": MAX_STEP_TIMEOUT_SECONDS * 2 + 300}
-if EMBEDDED:  # the in-memory broker polls; its default second would sit between every two components of a run
+if EMBEDDED:
+    # The in-memory broker is polled (every second by default); a phase's tasks hand over
+    # to each other through it, and each hand-off would wait for the next poll.
     CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.05
+# Beat's record of when each periodic task last ran, kept with the other local state.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_TASK_ROUTES = {"migrations_app.engine.tasks.run_*": {"queue": "migrations"}}
+# The control plane's own tasks (the topology check); the apps' tasks are autodiscovered.
+CELERY_IMPORTS = ["controlplane.tasks"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Rollout controller -------------------------------------------------------------------
+# Plans state the procedure's real durations (5-minute intervals and health windows). The
+# demo runs them faster: every rollout interval and health window is multiplied by this.
+ROLLOUT_TIME_SCALE = env.get_float("ROLLOUT_TIME_SCALE", 1.0, minimum=0.001, maximum=1.0)
 # The procedure's planned rollback waits a minute at each step down (75, 50, 25, 10, 0).
 PLANNED_ROLLBACK_STEP_SECONDS = env.get_int("PLANNED_ROLLBACK_STEP_SECONDS", 60, minimum=0)
 # After an emergency rollback: 3 consecutive healthy checks, at most 10, 5 s apart (procedure 6.1),

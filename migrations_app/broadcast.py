@@ -2,20 +2,23 @@
 
 Everything is sent after commit (`transaction.on_commit`), so an operator never sees a
 state that was rolled back. Each event gets the next number of its plan's sequence when
-it is sent; consumers receive `{"type": "plan.event", "event": ..., "payload": ...,
-"seq": N}` in `plan_event`, render the fragments of their page for it and push them with
-that number. A browser that sees a gap in the numbers (or reconnects) fetches its page's
-regions afresh, so a lost message costs one request, never a wrong screen.
+it is queued; each process has one sender, which delivers its events in that order.
+Consumers receive `{"type": "plan.event", "event": ..., "payload": ..., "seq": N}` in
+`plan_event`, render the fragments of their page for it and push them with that number.
+A browser that sees a gap in the numbers (or reconnects) fetches its page's regions
+afresh, so a lost message costs one request, never a wrong screen.
 """
 
 import asyncio
+import atexit
 import itertools
 import logging
+import os
+import queue
 import threading
 from enum import StrEnum
 from functools import partial
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -44,6 +47,8 @@ class Event(StrEnum):
     # appended to a Plotly chart in place, sent to the browser as JSON, never as HTML.
     CHART_POINTS = "chart.points"
     STABILITY_CHECKED = "stability.checked"
+    WORKERS_PINGED = "workers.pinged"
+    WORKER_ANSWERED = "worker.answered"
 
 
 def plan_group(plan_id: int) -> str:
@@ -76,7 +81,8 @@ class _RedisSequences:
     def __init__(self, url: str, prefix: str):
         import redis
 
-        self._client = redis.Redis.from_url(url)
+        # A sequence store that does not answer must not hold up the transaction's caller.
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
 
     def _key(self, plan_id: int) -> str:
@@ -116,33 +122,130 @@ def current_sequence(plan_id: int) -> int:
 
 
 # --- Sending -------------------------------------------------------------------------------
+# One sender per process: a daemon thread with one event loop that keeps the channel
+# layer's connections open, fed in order through a thread-safe queue. Callers never wait
+# for the channel layer (through `async_to_sync`, each send made a new event loop and, with
+# Redis, a new connection: milliseconds per event, and a state change sends two).
+
+QUEUE_BOUND = 10_000  # events waiting to be sent; beyond it they are dropped, their numbers left as a gap
+SEND_TIMEOUT_SECONDS = 5.0  # a channel layer slower than this is treated as down for that event
+FLUSH_AT_EXIT_SECONDS = 5.0
+
+
+class _Sender:
+    def __init__(self):
+        self.pid = os.getpid()
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_BOUND)
+        self._lock = threading.Lock()
+        self._done = threading.Condition()
+        self._queued = 0  # under _done: events taken in, events finished with (sent or lost)
+        self._finished = 0
+        self._failing = 0  # consecutive events the layer refused, reported once it recovers
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="broadcast-sender", daemon=True)
+        self._thread.start()
+
+    def put(self, plan_id: int, event: str, payload: dict) -> None:
+        # Numbered and queued under one lock: the queue's order is the numbers' order.
+        with self._lock:
+            message = {"type": MESSAGE_TYPE, "event": event, "payload": payload, "seq": next_sequence(plan_id)}
+            try:
+                self._queue.put_nowait((plan_group(plan_id), message))
+            except queue.Full:
+                # Its number stays unused: open pages see the gap and re-sync.
+                logger.warning("live events queue full: %s for plan %s dropped", event, plan_id)
+                return
+            with self._done:
+                self._queued += 1
+
+    def flush(self, timeout: float) -> bool:
+        with self._done:
+            target = self._queued
+            return self._done.wait_for(lambda: self._finished >= target, timeout)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 500:  # whatever else is waiting goes out in the same pass, in order
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._loop.run_until_complete(self._send(batch))
+            except BaseException:  # this thread must outlive anything one batch does
+                logger.exception("live events: a batch of %d could not be sent", len(batch))
+            with self._done:
+                self._finished += len(batch)
+                self._done.notify_all()
+
+    async def _send(self, batch: list) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for group, message in batch:
+            try:
+                await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT_SECONDS)
+            except Exception:
+                # A dashboard that misses an event re-syncs on the next one (a gap in the
+                # numbers) or on reconnect; the change itself stands. One report per outage.
+                if not self._failing:
+                    logger.exception("could not publish %s to %s", message["event"], group)
+                self._failing += 1
+                continue
+            if self._failing:
+                logger.warning("live events flow again; %d were lost while the channel layer failed", self._failing)
+                self._failing = 0
+
+
+_sender: _Sender | None = None
+_sender_lock = threading.Lock()
+
+
+def _current_sender() -> _Sender:
+    global _sender
+    sender = _sender
+    if sender is not None and sender.pid == os.getpid():
+        return sender
+    with _sender_lock:
+        # Started on first use. A forked child (a Celery prefork worker) inherits the object
+        # but not its thread: it starts its own.
+        if _sender is None or _sender.pid != os.getpid():
+            _sender = _Sender()
+        return _sender
+
+
+def _forget_sender_in_child() -> None:
+    # A lock that another thread held at the fork would stay held forever in the child.
+    global _sender, _sender_lock
+    _sender, _sender_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_sender_in_child)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until this process has sent what it queued (before it exits; in tests).
+    True when all of it went out (or was given up on) within `timeout` seconds."""
+    sender = _sender
+    if sender is None or sender.pid != os.getpid():
+        return True
+    return sender.flush(timeout)
+
+
+atexit.register(flush, FLUSH_AT_EXIT_SECONDS)
 
 
 def send_now(plan_id: int, event: str, payload: dict) -> None:
-    """Send at once, outside any transaction (log lines of a running step use this)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
+    """Send at once, outside any transaction (log lines of a running step use this).
+    It returns at once: the process's sender delivers events in the order they came."""
     try:
-        message = {"type": MESSAGE_TYPE, "event": str(event), "payload": payload, "seq": next_sequence(plan_id)}
-        _group_send(layer, plan_group(plan_id), message)
+        _current_sender().put(plan_id, str(event), payload)
     except Exception:
-        # A dashboard that misses an event re-syncs on the next one (a gap in the numbers)
-        # or on reconnect; the change itself stands.
+        # Its number could not be taken (the sequence store is down): pages re-sync on the
+        # next event or on reconnect; the change itself stands.
         logger.exception("could not publish %s for plan %s", event, plan_id)
-
-
-def _group_send(layer, group: str, message: dict) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        async_to_sync(layer.group_send)(group, message)
-        return
-    # A thread that runs an event loop (sync code called from async code) cannot use
-    # async_to_sync: send from a helper thread and wait for it, so the order holds.
-    sender = threading.Thread(target=async_to_sync(layer.group_send), args=(group, message))
-    sender.start()
-    sender.join()
 
 
 def publish(plan_id: int, event: str, payload: dict) -> None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from migrations_app.models import Component, Rollout
 from migrations_app.planfile.schema import DEFAULT_HEALTH
+from migrations_app.timescale import scaled
 from monitoring import probes, rollups, rules
 from monitoring.buckets import window_start
 from monitoring.rollups import EMPTY, Figures
@@ -25,7 +26,8 @@ def thresholds_for(component: Component) -> dict:
         own = component.rollout.health
     except Rollout.DoesNotExist:
         own = (component.plan.rollout_defaults or {}).get("health") or {}
-    return DEFAULT_HEALTH | own
+    thresholds = DEFAULT_HEALTH | own
+    return thresholds | {"window_seconds": scaled(thresholds["window_seconds"])}
 
 
 def provider_health(provider: str, figures: Figures, thresholds: dict) -> ProviderHealth:

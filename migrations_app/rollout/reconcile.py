@@ -21,6 +21,7 @@ from migrations_app.rollout.decide import Action, Decision
 from migrations_app.rollout.emergency import emergency_rollback
 from migrations_app.rollout.health import figures, verdict_for
 from migrations_app.states import RolloutState
+from migrations_app.timescale import scaled
 
 R = RolloutState
 ACTIVE = (R.PROGRESSING, R.AWAITING_APPROVAL, R.ROLLING_BACK)
@@ -38,7 +39,7 @@ def view_of(rollout: Rollout) -> decide.RolloutView:
         percentage=rollout.percentage,
         steps=tuple(rollout.steps),
         approval_at=tuple(rollout.approval_at),
-        interval_seconds=rollout.interval_seconds,
+        interval_seconds=scaled(rollout.interval_seconds),
         since=max(moments) if moments else None,
     )
 

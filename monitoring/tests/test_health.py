@@ -100,6 +100,17 @@ def test_samples_older_than_the_window_do_not_count(edge):
 
 
 @pytest.mark.django_db
+def test_a_time_scale_shortens_the_window_the_plan_states(edge, settings):
+    settings.ROLLOUT_TIME_SCALE = 0.1  # the plan's 300 s window becomes 30 s
+    report(PLAN, "edge-functions", "migrated", [80] * 60, errors=60, at=NOW - timedelta(seconds=45))
+    report(PLAN, "edge-functions", "migrated", [80] * 55, at=NOW - timedelta(seconds=10))
+    verdict = evaluate(edge, now=NOW)
+    assert verdict.window_seconds == 30
+    assert verdict.providers["migrated"].samples == 55
+    assert verdict.healthy
+
+
+@pytest.mark.django_db
 def test_thresholds_come_from_the_components_rollout(edge):
     Rollout.objects.filter(pk=edge.rollout.pk).update(
         health={**edge.rollout.health, "min_samples": 5, "window_seconds": 60}

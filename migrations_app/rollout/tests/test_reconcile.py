@@ -163,3 +163,13 @@ def test_due_lists_only_rollouts_the_controller_moves(beta, operator):
     assert reconcile.due() == [(rollout.pk, rollout.epoch)]
     services.pause_rollout(rollout, actor=actor(operator))
     assert reconcile.due() == []
+
+
+@override_settings(ROLLOUT_TIME_SCALE=0.1)
+def test_a_time_scale_shortens_the_interval_the_plan_states(beta, operator):
+    # The plan says 300 s; at a scale of 0.1 the step is held for 30 s.
+    rollout = started(beta, operator, seconds_ago=20)
+    assert run(rollout, healthy()).action == "wait"
+    rollout = age(rollout_of(beta), 31)
+    assert run(rollout, healthy()).action == "advance"
+    assert rollout_of(beta).percentage == 25

@@ -1,0 +1,26 @@
+"""The Redis channel layer as configured takes a crowd of sockets joining and leaving a
+plan's group at once (a page reloaded by every operator, a network blip)."""
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+
+CROWD = 300  # more than redis-py's default of 100 connections at once
+
+
+@pytest.mark.asyncio
+async def test_a_crowd_of_sockets_joins_and_leaves_a_group_at_once():
+    layer = get_channel_layer()
+    group = "plan.crowd-test"
+    channels = [await layer.new_channel() for _ in range(CROWD)]
+
+    await asyncio.gather(*(layer.group_add(group, channel) for channel in channels))
+    await layer.group_send(group, {"type": "plan.event", "n": 1})
+    assert (await asyncio.wait_for(layer.receive(channels[0]), 5))["n"] == 1
+    assert (await asyncio.wait_for(layer.receive(channels[-1]), 5))["n"] == 1
+
+    await asyncio.gather(*(layer.group_discard(group, channel) for channel in channels))
+    await layer.group_send(group, {"type": "plan.event", "n": 2})
+    with pytest.raises(TimeoutError):  # nobody is left in the group to receive it
+        await asyncio.wait_for(layer.receive(channels[0]), 1)
