@@ -13,6 +13,7 @@ from migrations_app import access, faults, promotion
 from migrations_app.broadcast import Event
 from migrations_app.models import Approval, AuditEvent, Component, Run, StepAttempt
 from migrations_app.states import ComponentState, PhaseState, RolloutState
+from migrations_app.timescale import scaled
 from migrations_app.windows import rollback_window
 from monitoring.alerts import open_alerts
 from monitoring.verdict import HealthVerdict
@@ -92,6 +93,7 @@ class TrafficCard:
     finish_earliest: datetime | None
     gates: dict
     health: HealthVerdict | None
+    interval_seconds: int
 
     @property
     def thresholds(self) -> dict:
@@ -125,12 +127,14 @@ def traffic_card(plan, component, actor, now: datetime, health: HealthVerdict | 
     ahead = [s for s in rollout.steps if s > rollout.percentage]
     next_step = ahead[0] if ahead else None
     due = finish = None
+    # The controller's own clock (reconcile.view_of): the interval as applied (timescale), from
+    # the later of the last move and the last state change.
+    interval = scaled(rollout.interval_seconds)
     if rollout.state == RolloutState.PROGRESSING and next_step is not None:
-        # The controller's own clock (reconcile.view_of): the later of the last move and the last state change.
         moments = [m for m in (rollout.percentage_changed_at, rollout.state_changed_at) if m is not None]
         since = max(moments) if moments else now
-        due = since + timedelta(seconds=rollout.interval_seconds)
-        finish = due + timedelta(seconds=rollout.interval_seconds * (len(ahead) - 1))
+        due = since + timedelta(seconds=interval)
+        finish = due + timedelta(seconds=interval * (len(ahead) - 1))
     return TrafficCard(
         component=component,
         rollout=rollout,
@@ -140,6 +144,7 @@ def traffic_card(plan, component, actor, now: datetime, health: HealthVerdict | 
         finish_earliest=finish,
         gates=access.rollout_gates(actor, plan, rollout, now=now),
         health=health,
+        interval_seconds=interval,
     )
 
 
