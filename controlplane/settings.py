@@ -215,6 +215,8 @@ METRICS_MAX_BODY_BYTES = env.get_int("METRICS_MAX_BODY_BYTES", 16 * 1024 * 1024,
 METRICS_ALLOWED_IPS = env.get_list("METRICS_ALLOWED_IPS", [])
 # Slack-compatible incoming webhook for alerts, rollbacks and promotions (a secret: env only).
 ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "").strip()
+# The demo's traffic simulator (its /faults endpoint): the dashboard shows its controls only when set.
+SIMULATOR_URL = os.environ.get("SIMULATOR_URL", "").strip().rstrip("/")
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()

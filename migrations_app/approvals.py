@@ -146,6 +146,27 @@ def _end(approval: Approval, state: str, *, actor: Actor, reason: str) -> None:
     _publish(approval)
 
 
+def _is_requester(approval: Approval, actor: Actor) -> bool:
+    return actor.is_person and approval.requested_by_id is not None and approval.requested_by_id == actor.user.pk
+
+
+def blockers(approval: Approval, actor: Actor, *, voter_ids: set[int], now) -> dict[str, list[str]]:
+    """Why `actor` may not approve or reject the request now ([] when they may), in the
+    words approve() and reject() refuse with; roles aside. `voter_ids`: who approved so far."""
+    closed = []
+    if approval.state != State.PENDING:
+        closed = [_closed(approval)]
+    elif approval.expires_at <= now:
+        closed = [f"approval request {approval.pk} expired at {approval.expires_at:%Y-%m-%d %H:%M} UTC"]
+    own = []
+    if _is_requester(approval, actor):
+        own = [f"{actor.name} requested this and may not approve it: another approver must (four eyes)"]
+    voted = []
+    if actor.is_person and actor.user.pk in voter_ids:
+        voted = [f"{actor.name} has already approved request {approval.pk}"]
+    return {"approve": closed + own + voted, "reject": closed}
+
+
 def approve(approval: Approval, *, actor: Actor, comment: str = "") -> Approval:
     """Record the actor's vote; with enough distinct votes, approve and apply the change.
 
@@ -161,15 +182,16 @@ def approve(approval: Approval, *, actor: Actor, comment: str = "") -> Approval:
     refusal = None
     with transaction.atomic():
         current = _lock(approval)
-        if current.state == State.PENDING and current.expires_at <= timezone.now():
+        now = timezone.now()
+        voters = set(current.votes.values_list("approver_id", flat=True))
+        refused = blockers(current, actor, voter_ids=voters, now=now)["approve"]
+        if current.state == State.PENDING and current.expires_at <= now:
             _end(current, State.EXPIRED, actor=SYSTEM, reason=f"expired at {current.expires_at:%Y-%m-%d %H:%M} UTC")
-            refusal = Conflict(f"approval request {current.pk} expired at {current.expires_at:%Y-%m-%d %H:%M} UTC")
-        elif current.state != State.PENDING:
-            raise Conflict(_closed(current))
-        elif current.requested_by_id is not None and current.requested_by_id == actor.user.pk:
-            raise NotAllowed(f"{actor.name} requested this and may not approve it: another approver must (four eyes)")
-        elif current.votes.filter(approver=actor.user).exists():
-            raise Conflict(f"{actor.name} has already approved request {current.pk}")
+            refusal = Conflict(refused[0])
+        elif refused:
+            raise (NotAllowed if _is_requester(current, actor) and current.state == State.PENDING else Conflict)(
+                refused[0]
+            )
         elif handler(current.kind).fingerprint(current) != current.fingerprint:
             reason = "what it approves changed since it was requested"
             _end(current, State.INVALIDATED, actor=SYSTEM, reason=reason)
@@ -214,8 +236,9 @@ def reject(approval: Approval, *, actor: Actor, reason: str) -> Approval:
         raise InvalidInput("reason: a rejection needs a reason")
     with transaction.atomic():
         current = _lock(approval)
+        refused = blockers(current, actor, voter_ids=set(), now=timezone.now())["reject"]
         if current.state != State.PENDING:
-            raise Conflict(_closed(current))
+            raise Conflict(refused[0])
         _end(current, State.REJECTED, actor=actor, reason=reason)
     return current
 

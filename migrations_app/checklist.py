@@ -74,12 +74,20 @@ def is_complete(plan) -> bool:
 def _locked_open_item(item: ChecklistItem) -> ChecklistItem:
     current = ChecklistItem.objects.select_for_update(of=("self",)).select_related("checked_by").get(pk=item.pk)
     first = Phase.objects.filter(plan_id=current.plan_id).order_by("position").first()
-    if first is not None and first.state != PhaseState.PENDING:
-        raise Conflict(
-            f"the first phase ({first.name}) is {first.get_state_display().lower()}: "
-            "the readiness checklist is closed once it has started"
-        )
+    closed = closed_blockers(first)
+    if closed:
+        raise Conflict(closed[0])
     return current
+
+
+def closed_blockers(first_phase: Phase | None) -> list[str]:
+    """Why the checklist may not be ticked or unticked now ([] while it is open)."""
+    if first_phase is not None and first_phase.state != PhaseState.PENDING:
+        return [
+            f"the first phase ({first_phase.name}) is {first_phase.get_state_display().lower()}: "
+            "the readiness checklist is closed once it has started"
+        ]
+    return []
 
 
 def _checker_name(item: ChecklistItem) -> str:

@@ -3,7 +3,8 @@
 It joins the plan's group and, for each event, pushes the page's regions that the event
 touches as `hx-swap-oob` HTML, led by `<!--seq:N-->`, the event's number in the plan's
 sequence. Events that touch nothing on the page still send `{"seq": N}`, and chart points
-go as JSON, so the browser sees every number and knows when it missed one. On connect
+go as JSON (an event's points, `{"charts": [...]}`, just before its numbered message), so
+the browser sees every number and knows when it missed one. On connect
 the socket says `{"hello": true, "seq": N}`: a page older than N fetches its regions.
 
 Renders are shared: every socket of one process showing the same page to the same kind
@@ -76,7 +77,10 @@ class PlanConsumer(AsyncJsonWebsocketConsumer):
         if event == Event.CHART_POINTS:
             await self.send_json({"seq": seq, "chart": payload})
             return
-        html = await _shared_render(self._render_key(seq, event), lambda: self._render(event, payload, seq))
+        html, points = await _shared_render(self._render_key(seq, event), lambda: self._render(event, payload, seq))
+        if points:
+            # Unnumbered and sent first: the numbered message after it closes the event.
+            await self.send_json({"charts": points})
         if html:
             await self.send(text_data=f"<!--seq:{seq}-->\n{html}")
         else:
@@ -88,12 +92,12 @@ class PlanConsumer(AsyncJsonWebsocketConsumer):
         query = tuple(sorted(self.query.items()))
         return (id(asyncio.get_running_loop()), self.plan.pk, seq, event, query, permissions, who)
 
-    def _render(self, event, payload, seq) -> str:
+    def _render(self, event, payload, seq) -> tuple[str, list[dict]]:
         try:
             page = fragments.page_for(self.plan, self.actor, self.query, seq=seq)
         except DomainError:
-            return ""  # the thing the page shows is gone; its next re-sync says so
-        return fragments.render_event(page, event, payload)
+            return "", []  # the thing the page shows is gone; its next re-sync says so
+        return fragments.render_event(page, event, payload), fragments.chart_points(page, event, payload)
 
     @database_sync_to_async
     def _page_plan(self, plan_key):

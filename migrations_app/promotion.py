@@ -79,6 +79,13 @@ def check_gates(phase: Phase) -> list[Gate]:
     return [gate(phase) for gate in GATES]
 
 
+def request_blockers(phase: Phase, gates: list[Gate]) -> list[str]:
+    """Why a promotion cannot be requested now ([] when it can), from `check_gates(phase)`."""
+    if phase.state != PhaseState.IN_PROGRESS:
+        return [f"phase {phase.key} is {phase.get_state_display().lower()}: only a phase in progress can be promoted"]
+    return [f"{g.name}: {g.detail}" for g in gates if not g.passed]
+
+
 def find(plan_key: str, phase_key: str) -> Phase:
     phase = Phase.objects.select_related("plan").filter(plan__key=plan_key, key=phase_key).first()
     if phase is None:
@@ -115,9 +122,7 @@ def request_promotion(phase: Phase, *, actor: Actor, reason: str = "") -> Approv
         plan = Plan.objects.select_for_update().get(pk=phase.plan_id)
         phase = Phase.objects.select_related("plan").get(pk=phase.pk)
         if phase.state != PhaseState.IN_PROGRESS:
-            raise Conflict(
-                f"phase {phase.key} is {phase.get_state_display().lower()}: only a phase in progress can be promoted"
-            )
+            raise Conflict(request_blockers(phase, [])[0])
         gates = check_gates(phase)
         if not all(gate.passed for gate in gates):
             raise GatesFailed(phase, gates)

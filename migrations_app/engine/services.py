@@ -36,13 +36,10 @@ def start_phase(phase: Phase, *, actor: Actor, reason: str = "") -> Run:
     actor.require(Permission.OPERATE, "start a phase")
     with transaction.atomic():
         phase = Phase.objects.select_for_update().select_related("plan").get(pk=phase.pk)
-        _check_gate(phase)
-        _refuse_if_active(phase)
-        if phase.state not in (PhaseState.PENDING, PhaseState.ROLLED_BACK, PhaseState.IN_PROGRESS):
-            raise Conflict(f"phase {phase.key!r} is {phase.get_state_display().lower()}: it cannot be started again")
         todo = [c for c in phase.components.all() if c.state != C.COMPLETED]
-        if not todo:
-            raise Conflict(f"every component of phase {phase.key!r} is migrated: request its promotion")
+        blockers = start_blockers(phase, **_start_facts(phase), unmigrated=len(todo))
+        if blockers:
+            raise Conflict(blockers[0])
         if phase.state != PhaseState.IN_PROGRESS:
             transitions.apply(
                 phase, PhaseState.IN_PROGRESS, actor=actor, reason=reason, started_at=phase.started_at or timezone.now()
@@ -73,20 +70,11 @@ def retry_component(component: Component, *, actor: Actor, reason: str = "") -> 
     with transaction.atomic():
         phase = Phase.objects.select_for_update().get(pk=component.phase_id)
         component = Component.objects.get(pk=component.pk)
-        if component.state not in (C.FAILED, C.ROLLED_BACK):
-            raise Conflict(
-                f"component {component.name!r} is {component.get_state_display().lower()}: "
-                "only a failed or rolled-back component can be retried"
-            )
-        if phase.state != PhaseState.IN_PROGRESS:
-            raise Conflict(
-                f"phase {phase.key!r} is {phase.get_state_display().lower()}: "
-                "components are retried while their phase is in progress"
-            )
-        missing = [d.name for d in component.depends_on.all() if d.state != C.COMPLETED]
-        if missing:
-            raise Conflict(f"component {component.name!r} depends on {', '.join(missing)}, not migrated yet")
-        _refuse_if_active(phase)
+        blockers = retry_blockers(
+            component, phase, dependencies=list(component.depends_on.all()), active_run=_active_run(phase)
+        )
+        if blockers:
+            raise Conflict(blockers[0])
         run = _create_run(phase, actor, Run.Kind.RETRY, reason, component=component)
         ComponentRun.objects.create(run=run, component=component)
         audit.record(actor=actor, action="component.retry_requested", target=component, reason=reason)
@@ -119,23 +107,17 @@ def rollback_component(component: Component, *, actor: Actor, reason: str, overr
     with transaction.atomic():
         phase = Phase.objects.select_for_update().get(pk=component.phase_id)
         component = Component.objects.get(pk=component.pk)
-        if component.state not in (C.COMPLETED, C.ROLLBACK_FAILED):
-            raise Conflict(
-                f"component {component.name!r} is {component.get_state_display().lower()}: "
-                "only a migrated component (or one whose rollback failed) can be rolled back"
-            )
-        dependents = [d.name for d in component.dependents.all() if d.state in (C.COMPLETED, *NOT_RUNNABLE)]
-        if dependents:
-            raise Conflict(
-                f"roll back {', '.join(dependents)} first: they depend on {component.name!r} and are migrated"
-            )
         window = windows.rollback_window(phase.promoted_at, phase.rollback_window_hours, timezone.now())
-        if not window.open and not override:
-            raise Conflict(
-                f"{window.describe()} (phase {phase.key!r}, {phase.rollback_window_hours} h after promotion); "
-                "an admin can override it with a reason"
-            )
-        _refuse_if_active(phase)
+        blockers = rollback_blockers(
+            component,
+            phase,
+            dependents=list(component.dependents.all()),
+            window=window,
+            active_run=_active_run(phase),
+            override=override,
+        )
+        if blockers:
+            raise Conflict(blockers[0])
         run = _create_run(phase, actor, Run.Kind.ROLLBACK, reason, component=component)
         ComponentRun.objects.create(run=run, component=component, state=ComponentRun.State.COMPLETED)
         audit.record(
@@ -156,10 +138,9 @@ def cancel_run(run: Run, *, actor: Actor, reason: str = "") -> Run:
     actor.require(Permission.OPERATE, "cancel a run")
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
-        if run.state not in Run.ACTIVE_STATES:
-            raise Conflict(f"run {run.pk} is {run.get_state_display().lower()}: only an active run can be cancelled")
-        if run.kind == Run.Kind.ROLLBACK:
-            raise Conflict(f"run {run.pk} is a rollback: it cannot be cancelled halfway, let it finish")
+        blockers = cancel_blockers(run)
+        if blockers:
+            raise Conflict(blockers[0])
         if run.stop:
             return run
         words = f"cancelled by {actor.name}" + (f": {reason}" if reason else "")
@@ -208,33 +189,104 @@ def get_run(run_id: int) -> Run:
     return run
 
 
-# --- Checks ------------------------------------------------------------------------------
+# --- Checks: what refuses an action, in words; pure, so the dashboard shows the same ------
 
 
-def _check_gate(phase: Phase) -> None:
-    previous = Phase.objects.filter(plan=phase.plan_id, position__lt=phase.position).order_by("-position").first()
-    if previous is None:
-        items = list(phase.plan.checklist.all())
-        open_items = [item.text for item in items if not item.is_checked]
-        if open_items:
-            raise Conflict(
-                f"the readiness checklist is not complete ({len(open_items)} of {len(items)} items unticked, "
-                f"first: {open_items[0]!r}): phase {phase.key!r} cannot start"
-            )
-    elif previous.state != PhaseState.PROMOTED:
-        raise Conflict(
+def start_blockers(phase: Phase, *, previous, unticked: list[str], checklist_size: int, active_run, unmigrated: int):
+    """Why the phase cannot start now ([] when it can). `previous` is the phase before it
+    (None for the first), `unticked` the readiness checklist's open items, `active_run` its
+    active run (or None), `unmigrated` how many of its components are not migrated."""
+    blockers = []
+    if previous is None and unticked:
+        blockers.append(
+            f"the readiness checklist is not complete ({len(unticked)} of {checklist_size} items unticked, "
+            f"first: {unticked[0]!r}): phase {phase.key!r} cannot start"
+        )
+    elif previous is not None and previous.state != PhaseState.PROMOTED:
+        blockers.append(
             f"phase {previous.key!r} is {previous.get_state_display().lower()}: "
             f"it must be promoted before phase {phase.key!r} starts"
         )
+    if active_run is not None:
+        blockers.append(_active_message(phase, active_run))
+    if phase.state not in (PhaseState.PENDING, PhaseState.ROLLED_BACK, PhaseState.IN_PROGRESS):
+        blockers.append(f"phase {phase.key!r} is {phase.get_state_display().lower()}: it cannot be started again")
+    elif not unmigrated:
+        blockers.append(f"every component of phase {phase.key!r} is migrated: request its promotion")
+    return blockers
 
 
-def _refuse_if_active(phase: Phase) -> None:
-    active = Run.objects.filter(phase=phase, state__in=Run.ACTIVE_STATES).first()
-    if active is not None:
-        raise Conflict(
-            f"run {active.pk} of phase {phase.key!r} is {active.get_state_display().lower()}: "
-            "wait for it to finish or cancel it"
+def retry_blockers(component: Component, phase: Phase, *, dependencies, active_run) -> list[str]:
+    """Why the component cannot be retried now ([] when it can)."""
+    blockers = []
+    if component.state not in (C.FAILED, C.ROLLED_BACK):
+        blockers.append(
+            f"component {component.name!r} is {component.get_state_display().lower()}: "
+            "only a failed or rolled-back component can be retried"
         )
+    if phase.state != PhaseState.IN_PROGRESS:
+        blockers.append(
+            f"phase {phase.key!r} is {phase.get_state_display().lower()}: "
+            "components are retried while their phase is in progress"
+        )
+    missing = [d.name for d in dependencies if d.state != C.COMPLETED]
+    if missing:
+        blockers.append(f"component {component.name!r} depends on {', '.join(missing)}, not migrated yet")
+    if active_run is not None:
+        blockers.append(_active_message(phase, active_run))
+    return blockers
+
+
+def rollback_blockers(component: Component, phase: Phase, *, dependents, window, active_run, override: bool):
+    """Why the component cannot be rolled back now ([] when it can); a closed window
+    blocks unless `override` (an admin's, with a reason)."""
+    blockers = []
+    if component.state not in (C.COMPLETED, C.ROLLBACK_FAILED):
+        blockers.append(
+            f"component {component.name!r} is {component.get_state_display().lower()}: "
+            "only a migrated component (or one whose rollback failed) can be rolled back"
+        )
+    migrated = [d.name for d in dependents if d.state in (C.COMPLETED, *NOT_RUNNABLE)]
+    if migrated:
+        blockers.append(f"roll back {', '.join(migrated)} first: they depend on {component.name!r} and are migrated")
+    if not window.open and not override:
+        blockers.append(
+            f"{window.describe()} (phase {phase.key!r}, {phase.rollback_window_hours} h after promotion); "
+            "an admin can override it with a reason"
+        )
+    if active_run is not None:
+        blockers.append(_active_message(phase, active_run))
+    return blockers
+
+
+def cancel_blockers(run: Run) -> list[str]:
+    """Why the run cannot be cancelled ([] when it can, or when it is already unwinding)."""
+    if run.state not in Run.ACTIVE_STATES:
+        return [f"run {run.pk} is {run.get_state_display().lower()}: only an active run can be cancelled"]
+    if run.kind == Run.Kind.ROLLBACK:
+        return [f"run {run.pk} is a rollback: it cannot be cancelled halfway, let it finish"]
+    return []
+
+
+def _start_facts(phase: Phase) -> dict:
+    previous = Phase.objects.filter(plan=phase.plan_id, position__lt=phase.position).order_by("-position").first()
+    items = list(phase.plan.checklist.all()) if previous is None else []
+    return {
+        "previous": previous,
+        "unticked": [item.text for item in items if not item.is_checked],
+        "checklist_size": len(items),
+        "active_run": _active_run(phase),
+    }
+
+
+def _active_run(phase: Phase) -> Run | None:
+    return Run.objects.filter(phase=phase, state__in=Run.ACTIVE_STATES).first()
+
+
+def _active_message(phase: Phase, run: Run) -> str:
+    return (
+        f"run {run.pk} of phase {phase.key!r} is {run.get_state_display().lower()}: wait for it to finish or cancel it"
+    )
 
 
 def _create_run(phase: Phase, actor: Actor, kind: str, reason: str, component: Component | None = None) -> Run:

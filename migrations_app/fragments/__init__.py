@@ -2,7 +2,8 @@
 
 `page_for(plan, actor, query)` builds the page a socket or a re-sync names
 (`view=overview`, `view=component&component=NAME`, `view=approval&approval=ID`);
-`render_event` renders what one event changes on that page, as `hx-swap-oob` HTML.
+`render_event` renders what one event changes on that page, as `hx-swap-oob` HTML, and
+`chart_points` the points it appends to the page's charts.
 """
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -39,6 +40,12 @@ def page_for(plan, actor, query, *, seq=None) -> PlanPage:
     except ObjectDoesNotExist as error:
         raise NotFound(f"view {view!r}: {error}") from error
     raise InvalidInput(f"unknown view {view!r}: overview, component, approval, audit or report")
+
+
+def chart_points(page: PlanPage, event: str, payload: dict) -> list[dict]:
+    """Points this event appends to the page's charts (Plotly.extendTraces); [] when none."""
+    points = getattr(page, "chart_points", None)
+    return points(event, payload) if points else []
 
 
 def render_event(page: PlanPage, event: str, payload: dict) -> str:

@@ -3,10 +3,9 @@ and reject buttons (disabled, with the reason, for the requester: four eyes)."""
 
 from functools import cached_property
 
-from migrations_app import access
+from migrations_app import access, promotion
 from migrations_app.broadcast import Event
 from migrations_app.models import Approval
-from migrations_app.views import wiring
 
 from .base import PlanPage, merged
 
@@ -45,18 +44,22 @@ class ApprovalPage(PlanPage):
         return list(self.approval.votes.select_related("approver").order_by("at"))
 
     @cached_property
-    def checks(self) -> list[tuple[str, bool]]:
-        """The promotion's gates as they stand now (the rollout controller re-checks them)."""
+    def checks(self) -> list[promotion.Gate]:
+        """A promotion's gates as they stand now (approving re-checks them)."""
         if self.approval.phase_id is None:
             return []
-        components = list(self.approval.phase.components.select_related("rollout"))
-        return access.promotion_checks(self.approval.phase, components)
+        phase = self.approval.phase
+        phase.plan = self.plan
+        return promotion.check_gates(phase)
 
     @cached_property
     def gates(self):
-        return access.approval_gates(
-            self.actor, self.approval, self.votes, now=self.now, available=wiring.available("approve")
-        )
+        voters = {vote.approver_id for vote in self.votes}
+        return access.approval_gates(self.actor, self.approval, voters, now=self.now)
+
+    @property
+    def is_requester(self) -> bool:
+        return self.actor.is_person and self.approval.requested_by_id == self.actor.user.pk
 
     @property
     def approvals_missing(self) -> int:

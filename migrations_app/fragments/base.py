@@ -12,11 +12,11 @@ from functools import cached_property
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from migrations_app import broadcast
-from migrations_app.access import emergency_gate
+from migrations_app import access, broadcast
 from migrations_app.broadcast import Event
-from migrations_app.models import AuditEvent, Plan
+from migrations_app.models import Approval, AuditEvent, Plan
 from migrations_app.roles import Actor, Permission
+from migrations_app.rollout.decide import MAX_ATTEMPTS, REQUIRED_PASSES
 
 # Events whose payload says only "something changed": every region may depend on them.
 EVERYTHING = frozenset({Event.PLAN_CHANGED})
@@ -34,6 +34,8 @@ class PlanPage:
     # event -> regions it refreshes; `refresh_for` may refine this with the payload
     refresh: dict[str, tuple[str, ...]] = {
         Event.ROLLOUT_CHANGED: ("plan-banner",),
+        Event.STABILITY_CHECKED: ("plan-banner",),
+        Event.APPROVAL_CHANGED: ("plan-banner",),
     }
 
     def __init__(self, plan: Plan, actor: Actor, *, seq: int | None = None):
@@ -52,7 +54,33 @@ class PlanPage:
 
     @cached_property
     def emergency_gate(self):
-        return emergency_gate(self.actor)
+        return access.emergency_gate(self.actor)
+
+    @cached_property
+    def pending_clear(self) -> Approval | None:
+        if not self.plan.force_original:
+            return None
+        return Approval.objects.filter(
+            plan=self.plan, kind=Approval.Kind.CLEAR_FORCE_ORIGINAL, state=Approval.State.PENDING
+        ).first()
+
+    @cached_property
+    def clear_gate(self):
+        return access.clear_force_original_gate(self.actor, self.plan, self.pending_clear)
+
+    @property
+    def stability(self) -> dict:
+        """Stability verification after an emergency rollback, as the banner shows it."""
+        plan = self.plan
+        return {
+            "state": plan.stability,
+            "label": plan.get_stability_display(),
+            "attempts": plan.stability_attempts,
+            "passes": plan.stability_passes,
+            "max_attempts": MAX_ATTEMPTS,
+            "required": REQUIRED_PASSES,
+            "percent": round(100 * plan.stability_passes / REQUIRED_PASSES),
+        }
 
     @cached_property
     def emergency_events(self) -> list[AuditEvent]:

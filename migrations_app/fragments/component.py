@@ -7,12 +7,12 @@ from django.utils.html import escape
 
 from migrations_app import access
 from migrations_app.broadcast import Event
-from migrations_app.models import Component, Run, StepAttempt
-from migrations_app.views import wiring
+from migrations_app.models import AuditEvent, Component, Run, StepAttempt
 from migrations_app.windows import rollback_window
 
+from . import charts, health
 from .base import PlanPage, merged
-from .overview import progress_of
+from .overview import CHART_EVENTS, progress_of, traffic_card
 
 # The migration log shows the newest attempts; older ones stay in the database and the API.
 LOG_LIMIT = 200
@@ -26,6 +26,7 @@ class ComponentPage(PlanPage):
         "component-head": "migrations_app/regions/component_head.html",
         "steps": "migrations_app/regions/steps.html",
         "attempts": "migrations_app/regions/attempts.html",
+        "component-charts": "migrations_app/regions/component_charts.html",
     }
     refresh = merged(
         PlanPage.refresh,
@@ -36,6 +37,8 @@ class ComponentPage(PlanPage):
             Event.STEP_STARTED: ("steps", "attempts", "component-head"),
             Event.STEP_FINISHED: ("steps", "attempts", "component-head"),
             Event.ROLLOUT_CHANGED: ("component-head",),
+            Event.HEALTH_CHANGED: ("component-head",),
+            Event.ALERT_CHANGED: ("component-head",),
         },
     )
 
@@ -51,18 +54,22 @@ class ComponentPage(PlanPage):
     def socket_query(self) -> str:
         return f"view=component&component={self.component.name}"
 
+    def _is_mine(self, event, payload) -> bool:
+        """Events name their component by name (engine, rollout, health) or by id."""
+        ref = payload.get("component", payload.get("id") if event == Event.COMPONENT_CHANGED else None)
+        return ref is None or ref in (self.component.pk, self.component.name)
+
     def refresh_for(self, event, payload):
-        mine = payload.get("component", payload.get("id") if event == Event.COMPONENT_CHANGED else None)
-        if mine is not None and mine != self.component.pk and event != Event.RUN_CHANGED:
+        if event != Event.RUN_CHANGED and not self._is_mine(event, payload):
             return ()
         return super().refresh_for(event, payload)
 
     def log_line(self, payload: dict) -> str:
-        """A line of a running step's output, appended in place (no query)."""
-        if payload.get("component") not in (None, self.component.pk) or "step" not in payload:
+        """A line of a running step's output, appended in place to its attempt's output."""
+        if not self._is_mine(Event.LOG_LINE, payload) or "attempt" not in payload:
             return ""
         return (
-            f'<div hx-swap-oob="beforeend:#output-step-{int(payload["step"])}">'
+            f'<div hx-swap-oob="beforeend:#output-attempt-{int(payload["attempt"])}">'
             f"<span>{escape(payload.get('line', ''))}\n</span></div>"
         )
 
@@ -100,15 +107,52 @@ class ComponentPage(PlanPage):
 
     @cached_property
     def gates(self):
-        engine = wiring.available("retry_component")
-        return {
-            "retry": access.retry_gate(self.actor, self.component, active_run=self.active_run, available=engine),
-            "rollback": access.rollback_gate(
-                self.actor, self.component, now=self.now, active_run=self.active_run, available=engine
-            ),
+        gates = {
+            "retry": access.retry_gate(self.actor, self.component, active_run=self.active_run),
+            "rollback": access.rollback_gate(self.actor, self.component, now=self.now, active_run=self.active_run),
         }
+        if self.active_run is not None:
+            gates["cancel"] = access.cancel_gate(self.actor, self.active_run)
+        return gates
 
     @cached_property
     def window(self):
         phase = self.component.phase
         return rollback_window(phase.promoted_at, phase.rollback_window_hours, self.now)
+
+    @cached_property
+    def card(self):
+        """The traffic card of the overview, for a component that serves traffic."""
+        c = self.component
+        if not c.traffic:
+            return None
+        c.rollout.component = c
+        return traffic_card(self.plan, c, self.actor, self.now, health.verdicts(self.plan, [c], self.now)[c.pk])
+
+    @cached_property
+    def figures(self) -> dict:
+        c = self.component
+        if not c.traffic:
+            return {}
+        events = list(
+            AuditEvent.objects.filter(component=c, target_type="rollout")
+            .only("at", "action", "component_id", "after")
+            .order_by("-at", "-pk")[:CHART_EVENTS]
+        )[::-1]
+        promotions = list(
+            AuditEvent.objects.filter(plan=self.plan, action=charts.PROMOTED).only("at", "target_label").order_by("at")
+        )
+        return charts.health_figures(c, self.now) | charts.rollout_figure(
+            f"chart-rollout-{c.name}", [c], events, promotions, self.now
+        )
+
+    def chart_points(self, event: str, payload: dict) -> list[dict]:
+        """Health points of the last bucket on each health.changed; a rollout's new percentage."""
+        c = self.component
+        if not c.traffic or not self._is_mine(event, payload) or payload.get("component") is None:
+            return []
+        if event == Event.HEALTH_CHANGED:
+            return charts.health_points(c, self.now)
+        if event == Event.ROLLOUT_CHANGED and "percentage" in payload:
+            return [charts.rollout_point(f"chart-rollout-{c.name}", 0, payload["percentage"], self.now)]
+        return []

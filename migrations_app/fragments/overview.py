@@ -2,20 +2,28 @@
 latest audit events. Its query count is fixed: nothing here queries per component."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from types import SimpleNamespace
 
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 
-from migrations_app import access
+from migrations_app import access, faults, promotion
 from migrations_app.broadcast import Event
 from migrations_app.models import Approval, AuditEvent, Component, Run, StepAttempt
-from migrations_app.states import ComponentState, RolloutState
-from migrations_app.views import wiring
+from migrations_app.states import ComponentState, PhaseState, RolloutState
+from migrations_app.timescale import scaled
 from migrations_app.windows import rollback_window
+from monitoring.alerts import open_alerts
+from monitoring.verdict import HealthVerdict
 
+from . import charts, health
 from .base import PlanPage, merged
+
+# The rollout chart reads this many of the newest rollout changes (a long rollout's history
+# stays in the audit log; the chart shows its recent part).
+CHART_EVENTS = 2000
 
 A = StepAttempt
 
@@ -84,17 +92,49 @@ class TrafficCard:
     next_due: datetime | None
     finish_earliest: datetime | None
     gates: dict
+    health: HealthVerdict | None
+    interval_seconds: int
+
+    @property
+    def thresholds(self) -> dict:
+        return self.health.thresholds if self.health else (self.rollout.health or {})
+
+    @property
+    def providers(self) -> list:
+        """Each provider's figures beside the thresholds they are judged against."""
+        if self.health is None:
+            return []
+        limits = self.thresholds
+        rows = []
+        for p in self.health.providers.values():
+            rows.append(
+                {
+                    "provider": p.provider,
+                    "samples": p.samples,
+                    "error_rate": p.error_rate * 100 if p.samples else None,
+                    "error_over": bool(p.samples and p.error_rate > limits.get("max_error_rate", 1)),
+                    "avg_latency_ms": p.avg_latency_ms,
+                    "avg_over": bool(p.avg_latency_ms and p.avg_latency_ms > limits.get("max_avg_latency_ms", 1e12)),
+                    "p95_latency_ms": p.p95_latency_ms,
+                    "p95_over": bool(p.p95_latency_ms and p.p95_latency_ms > limits.get("warn_p95_latency_ms", 1e12)),
+                }
+            )
+        return rows
 
 
-def traffic_card(component, actor, now: datetime, *, available: bool) -> TrafficCard:
+def traffic_card(plan, component, actor, now: datetime, health: HealthVerdict | None) -> TrafficCard:
     rollout = component.rollout
     ahead = [s for s in rollout.steps if s > rollout.percentage]
     next_step = ahead[0] if ahead else None
     due = finish = None
+    # The controller's own clock (reconcile.view_of): the interval as applied (timescale), from
+    # the later of the last move and the last state change.
+    interval = scaled(rollout.interval_seconds)
     if rollout.state == RolloutState.PROGRESSING and next_step is not None:
-        since = rollout.percentage_changed_at or rollout.state_changed_at or now
-        due = since + timedelta(seconds=rollout.interval_seconds)
-        finish = due + timedelta(seconds=rollout.interval_seconds * (len(ahead) - 1))
+        moments = [m for m in (rollout.percentage_changed_at, rollout.state_changed_at) if m is not None]
+        since = max(moments) if moments else now
+        due = since + timedelta(seconds=interval)
+        finish = due + timedelta(seconds=interval * (len(ahead) - 1))
     return TrafficCard(
         component=component,
         rollout=rollout,
@@ -102,7 +142,9 @@ def traffic_card(component, actor, now: datetime, *, available: bool) -> Traffic
         next_needs_approval=next_step in (rollout.approval_at or []),
         next_due=due,
         finish_earliest=finish,
-        gates=access.rollout_gates(actor, rollout, component, available=available),
+        gates=access.rollout_gates(actor, plan, rollout, now=now),
+        health=health,
+        interval_seconds=interval,
     )
 
 
@@ -122,9 +164,11 @@ def latest_attempts_in_newest_runs(components) -> dict[int, list[StepAttempt]]:
     if not newest:
         return {}
     fields = ("pk", "run_id", "component_id", "step_id", "direction", "status", "started_at", "finished_at")
-    attempts = A.objects.filter(run_id__in=set(newest.values()), component_id__in=newest).only(*fields)
+    # By run only: a component filter beside it makes PostgreSQL AND in the component index,
+    # which reads every attempt the components ever had (300,000 rows for 100,000 runs).
+    attempts = A.objects.filter(run_id__in=set(newest.values())).only(*fields)
     for attempt in attempts.order_by("started_at", "pk"):
-        if newest[attempt.component_id] == attempt.run_id:
+        if newest.get(attempt.component_id) == attempt.run_id:
             grouped[attempt.component_id][attempt.step_id] = attempt  # later ones replace earlier
     return {pk: list(by_step.values()) for pk, by_step in grouped.items()}
 
@@ -140,21 +184,25 @@ class OverviewPage(PlanPage):
         "alerts": "migrations_app/regions/alerts.html",
         "traffic": "migrations_app/regions/traffic.html",
         "components": "migrations_app/regions/components.html",
+        "charts": "migrations_app/regions/charts.html",
         "audit-latest": "migrations_app/regions/audit_latest.html",
     }
+    # The charts region is drawn once and then only extended (chart_points): a redraw on
+    # every event would lose the reader's zoom and hover.
     refresh = merged(
         PlanPage.refresh,
         {
-            Event.PHASE_CHANGED: ("phases", "checklist", "components", "approvals"),
+            Event.PHASE_CHANGED: ("phases", "checklist", "components", "approvals", "traffic"),
             Event.CHECKLIST_CHANGED: ("checklist", "phases"),
             Event.COMPONENT_CHANGED: ("components", "phases", "traffic"),
-            Event.ROLLOUT_CHANGED: ("traffic", "phases"),
+            Event.ROLLOUT_CHANGED: ("traffic", "phases", "components"),
             Event.RUN_CHANGED: ("phases", "components"),
             Event.STEP_STARTED: ("components",),
             Event.STEP_FINISHED: ("components",),
             Event.HEALTH_CHANGED: ("traffic",),
-            Event.ALERT_CHANGED: ("alerts",),
-            Event.APPROVAL_CHANGED: ("approvals", "phases"),
+            Event.PROBES_RECORDED: ("traffic",),
+            Event.ALERT_CHANGED: ("alerts", "phases"),
+            Event.APPROVAL_CHANGED: ("approvals", "phases", "traffic"),
             Event.AUDIT_RECORDED: ("audit-latest",),
         },
     )
@@ -166,22 +214,25 @@ class OverviewPage(PlanPage):
         components = list(
             Component.objects.filter(plan=self.plan)
             .select_related("rollout", "phase")
-            .prefetch_related(Prefetch("depends_on", queryset=Component.objects.only("pk", "name")))
+            .prefetch_related(Prefetch("depends_on", queryset=Component.objects.only("pk", "name", "state")))
             .annotate(step_count=Count("steps"), newest_run=newest_run_of_component())
             .order_by("position")
         )
         latest = latest_attempts_in_newest_runs(components)
-        engine = wiring.available("start_phase")
-        rollouts = wiring.available("start_rollout")
+        traffic = [c for c in components if c.traffic]
+        for c in traffic:
+            c.rollout.component = c  # the rules read the component (and its phase) from the rollout
+        verdicts = health.verdicts(self.plan, traffic, self.now)
         for c in components:
             c.progress = progress_of(c, latest.get(c.pk, []), self.now)
-            c.card = traffic_card(c, self.actor, self.now, available=rollouts) if c.traffic else None
-            c.engine_available = engine
+            c.card = traffic_card(self.plan, c, self.actor, self.now, verdicts.get(c.pk)) if c.traffic else None
         return components
 
     @cached_property
     def active_runs(self) -> dict[int, Run]:
-        runs = Run.objects.filter(plan=self.plan, state__in=Run.ACTIVE_STATES).only("pk", "phase_id", "state", "kind")
+        runs = Run.objects.filter(plan=self.plan, state__in=Run.ACTIVE_STATES).only(
+            "pk", "phase_id", "state", "kind", "stop"
+        )
         return {run.phase_id: run for run in runs}
 
     @cached_property
@@ -192,6 +243,10 @@ class OverviewPage(PlanPage):
             .annotate(vote_count=Count("votes"))
             .order_by("requested_at")
         )
+
+    @cached_property
+    def pending_clear(self) -> Approval | None:
+        return next((a for a in self.pending_approvals if a.kind == Approval.Kind.CLEAR_FORCE_ORIGINAL), None)
 
     @cached_property
     def checklist(self):
@@ -207,26 +262,33 @@ class OverviewPage(PlanPage):
         by_phase = defaultdict(list)
         for c in self.components:
             by_phase[c.phase_id].append(c)
-        promotion = {a.phase_id: a for a in self.pending_approvals if a.kind == Approval.Kind.PHASE_PROMOTION}
-        engine, controller = wiring.available("start_phase"), wiring.available("request_promotion")
+        promotion_requests = {a.phase_id: a for a in self.pending_approvals if a.kind == Approval.Kind.PHASE_PROMOTION}
         previous = None
         for phase in phases:
+            phase.plan = self.plan
             members = by_phase[phase.pk]
             phase.members = members
             phase.migrated = sum(1 for c in members if c.state == ComponentState.COMPLETED)
             phase.active_run = self.active_runs.get(phase.pk)
-            phase.pending_promotion = promotion.get(phase.pk)
+            phase.pending_promotion = promotion_requests.get(phase.pk)
             phase.window = rollback_window(phase.promoted_at, phase.rollback_window_hours, self.now)
-            phase.checks = access.promotion_checks(phase, members)
+            # The promotion's own gates, read only while they can matter (a few queries per
+            # phase in progress, never per component).
+            phase.gates = (
+                promotion.check_gates(phase)
+                if phase.state in (PhaseState.IN_PROGRESS, PhaseState.AWAITING_APPROVAL)
+                else []
+            )
             phase.start_gate = access.start_phase_gate(
                 self.actor,
                 phase,
                 previous,
-                checklist_done=self.checklist_done,
+                checklist_items=self.checklist,
                 active_run=phase.active_run,
-                available=engine,
+                unmigrated=len(members) - phase.migrated,
             )
-            phase.promote_gate = access.request_promotion_gate(self.actor, phase, members, available=controller)
+            phase.promote_gate = access.request_promotion_gate(self.actor, phase, phase.gates)
+            phase.cancel_gate = access.cancel_gate(self.actor, phase.active_run) if phase.active_run else None
             previous = phase
         return phases
 
@@ -244,9 +306,11 @@ class OverviewPage(PlanPage):
 
     @cached_property
     def alerts(self):
-        """Open alerts from monitoring; None while monitoring is not installed."""
-        open_alerts = wiring.service("open_alerts")
-        return None if open_alerts is None else list(open_alerts(self.plan))
+        """Monitoring's open alerts, each with its Acknowledge gate."""
+        return [
+            SimpleNamespace(**asdict(alert), gate=access.acknowledge_gate(self.actor, alert))
+            for alert in open_alerts(self.plan)
+        ]
 
     @cached_property
     def latest_audit(self) -> list[AuditEvent]:
@@ -255,3 +319,47 @@ class OverviewPage(PlanPage):
             .only("at", "actor_name", "action", "target_label", "reason")
             .order_by("-at", "-pk")[:10]
         )
+
+    @property
+    def simulator(self) -> bool:
+        return bool(faults.simulator_url())
+
+    @cached_property
+    def simulator_gate(self):
+        return access.simulator_gate(self.actor)
+
+    @cached_property
+    def fault_names(self):
+        return [*faults.RATES, *faults.LATENCIES, "health"]
+
+    # --- charts ----------------------------------------------------------------------------
+
+    @cached_property
+    def traffic_components(self) -> list[Component]:
+        return [c for c in self.components if c.traffic]
+
+    @cached_property
+    def figures(self) -> dict:
+        components = self.traffic_components
+        events = list(
+            AuditEvent.objects.filter(plan=self.plan, target_type="rollout")
+            .only("at", "action", "component_id", "after")
+            .order_by("-at", "-pk")[:CHART_EVENTS]
+        )[::-1]
+        promotions = list(
+            AuditEvent.objects.filter(plan=self.plan, action=charts.PROMOTED).only("at", "target_label").order_by("at")
+        )
+        figures = charts.rollout_figure("chart-rollout", components, events, promotions, self.now) if components else {}
+        return figures | charts.phases_figure(self.phases, self.now)
+
+    def chart_points(self, event: str, payload: dict) -> list[dict]:
+        """Points to append live: a rollout's new percentage on the traffic chart."""
+        if event != Event.ROLLOUT_CHANGED or "percentage" not in payload:
+            return []
+        names = list(
+            Component.objects.filter(plan=self.plan, traffic=True).order_by("position").values_list("name", flat=True)
+        )
+        if payload.get("component") not in names:
+            return []
+        trace = names.index(payload["component"])
+        return [charts.rollout_point("chart-rollout", trace, payload["percentage"], self.now)]

@@ -1,12 +1,12 @@
-"""The report page. The post-migration report (performance against the baseline,
-reliability, recommendations) comes from monitoring; until it is installed this page
-shows what the control plane itself knows: each phase planned against actual."""
+"""The report page: monitoring's post-migration report (performance against the baseline,
+reliability, recommendations), and each phase planned against actual."""
 
 from datetime import timedelta
 from functools import cached_property
 
-from migrations_app.views import wiring
+from monitoring.report import build_report
 
+from . import charts
 from .base import PlanPage
 from .overview import duration_text
 
@@ -17,8 +17,7 @@ class ReportPage(PlanPage):
 
     @cached_property
     def report(self):
-        build = wiring.service("report")
-        return None if build is None else build(self.plan)
+        return build_report(self.plan)
 
     @cached_property
     def phases(self):
@@ -31,3 +30,7 @@ class ReportPage(PlanPage):
             phase.actual_text = duration_text(phase.actual)
             phase.late = bool(phase.actual and phase.actual > phase.planned_max)
         return phases
+
+    @cached_property
+    def figures(self) -> dict:
+        return charts.phases_figure(self.phases, self.now)

@@ -155,14 +155,20 @@ def clear_fingerprint(plan: Plan) -> str:
     return changes.fingerprint({"plan": plan.pk, "force_original": plan.force_original, "epoch": plan.epoch})
 
 
+def clear_blockers(plan: Plan) -> list[str]:
+    """Why clearing force-original cannot be requested now ([] when it can)."""
+    return [] if plan.force_original else [f"plan {plan.key} does not have force-original on"]
+
+
 def request_clear_force_original(plan: Plan, *, actor: Actor, reason: str) -> Approval:
     """Ask to let the data plane route to the new implementation again (an approved action)."""
     actor.require(Permission.OPERATE, "request clearing force-original")
     reason = changes.required_reason(reason, "clear force-original")
     with transaction.atomic():
         plan = Plan.objects.select_for_update().get(pk=plan.pk)
-        if not plan.force_original:
-            raise Conflict(f"plan {plan.key} does not have force-original on")
+        refused = clear_blockers(plan)
+        if refused:
+            raise Conflict(refused[0])
         return approvals.request(
             plan=plan,
             kind=Approval.Kind.CLEAR_FORCE_ORIGINAL,

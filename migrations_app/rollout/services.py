@@ -26,15 +26,49 @@ def _state_label(rollout: Rollout) -> str:
     return f"the rollout of {rollout.component.name} is {rollout.get_state_display().lower()}"
 
 
-def _ready_for_traffic(plan: Plan, current: Rollout) -> None:
+def _traffic_blockers(plan: Plan, current: Rollout) -> list[str]:
     component = current.component
+    blockers = []
     if component.state != ComponentState.COMPLETED:
-        raise Conflict(
+        blockers.append(
             f"component {component.name} is {component.get_state_display().lower()}: "
             "traffic can move only once its migration has completed"
         )
     if plan.force_original:
-        raise Conflict(f"plan {plan.key} has force-original on since an emergency rollback: clear it first (approved)")
+        blockers.append(f"plan {plan.key} has force-original on since an emergency rollback: clear it first (approved)")
+    return blockers
+
+
+def _ready_for_traffic(plan: Plan, current: Rollout) -> None:
+    blockers = _traffic_blockers(plan, current)
+    if blockers:
+        raise Conflict(blockers[0])
+
+
+def blockers(plan: Plan, rollout: Rollout, *, now) -> dict[str, list[str]]:
+    """Why each operator action on the rollout would be refused now ([] when it would not),
+    in the words the actions below refuse with; `rollout.component.phase` is read.
+    "percentage" covers lowering; raising is also refused where `_ready_for_traffic` is."""
+    label = _state_label(rollout)
+    phase = rollout.component.phase
+    window = windows.rollback_window(phase.promoted_at, phase.rollback_window_hours, now)
+    return {
+        "start": _traffic_blockers(plan, rollout)
+        + (
+            []
+            if rollout.state in (R.IDLE, R.ROLLED_BACK)
+            else [f"{label}: only a rollout not started or rolled back can start"]
+        ),
+        "pause": [] if rollout.state in PAUSABLE else [f"{label}: it cannot be paused"],
+        "resume": ([] if rollout.state == R.PAUSED else [f"{label}: only a paused rollout can resume"])
+        + _traffic_blockers(plan, rollout),
+        "percentage": [f"{label}: start it again rather than setting a percentage"]
+        if rollout.state in (R.ROLLING_BACK, R.ROLLED_BACK)
+        else [],
+        "planned_rollback": ([] if rollout.state in ROLLBACKABLE else [f"{label}: it cannot be rolled back"])
+        + ([] if window.open else [f"phase {phase.key}: {window.describe()}; an admin may override it with a reason"]),
+        "switches": [],
+    }
 
 
 def start_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:
@@ -49,8 +83,9 @@ def start_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollou
     with transaction.atomic():
         plan, current = changes.lock(rollout)
         _ready_for_traffic(plan, current)
-        if current.state not in (R.IDLE, R.ROLLED_BACK):
-            raise Conflict(f"{_state_label(current)}: only a rollout not started or rolled back can start")
+        refused = blockers(plan, current, now=timezone.now())["start"]
+        if refused:
+            raise Conflict(refused[0])
         first = current.steps[0]
         needs_approval = first in current.approval_at
         changes.change(
@@ -74,8 +109,9 @@ def pause_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollou
     health = figures(verdict_for(rollout.component))
     with transaction.atomic():
         plan, current = changes.lock(rollout)
-        if current.state not in PAUSABLE:
-            raise Conflict(f"{_state_label(current)}: it cannot be paused")
+        refused = blockers(plan, current, now=timezone.now())["pause"]
+        if refused:
+            raise Conflict(refused[0])
         changes.change(
             current,
             actor=actor,
@@ -95,9 +131,9 @@ def resume_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollo
     health = figures(verdict_for(rollout.component))
     with transaction.atomic():
         plan, current = changes.lock(rollout)
-        if current.state != R.PAUSED:
-            raise Conflict(f"{_state_label(current)}: only a paused rollout can resume")
-        _ready_for_traffic(plan, current)
+        refused = blockers(plan, current, now=timezone.now())["resume"]
+        if refused:
+            raise Conflict(refused[0])
         changes.change(current, actor=actor, action="rollout.resumed", reason=reason, data=health, state=R.PROGRESSING)
     return current
 
@@ -116,8 +152,9 @@ def set_percentage(rollout: Rollout, percentage: int, *, actor: Actor, reason: s
     health = figures(verdict_for(rollout.component))
     with transaction.atomic():
         plan, current = changes.lock(rollout)
-        if current.state in (R.ROLLING_BACK, R.ROLLED_BACK):
-            raise Conflict(f"{_state_label(current)}: start it again rather than setting a percentage")
+        refused = blockers(plan, current, now=timezone.now())["percentage"]
+        if refused:
+            raise Conflict(refused[0])
         if percentage > current.percentage:
             _ready_for_traffic(plan, current)
             crossed = decide.crossed_approval_step(current.approval_at, current.percentage, percentage)
@@ -155,8 +192,9 @@ def planned_rollback(rollout: Rollout, *, actor: Actor, reason: str, override_re
     health = figures(verdict_for(rollout.component))
     with transaction.atomic():
         plan, current = changes.lock(rollout)
+        refused = blockers(plan, current, now=timezone.now())["planned_rollback"]
         if current.state not in ROLLBACKABLE:
-            raise Conflict(f"{_state_label(current)}: it cannot be rolled back")
+            raise Conflict(refused[0])
         phase = current.component.phase
         window = windows.rollback_window(phase.promoted_at, phase.rollback_window_hours, timezone.now())
         if not window.open:
@@ -183,6 +221,37 @@ def planned_rollback(rollout: Rollout, *, actor: Actor, reason: str, override_re
             last_reason=f"planned rollback by {actor.name}: {reason}",
         )
         approvals.invalidate(current.approvals.all(), actor=actor, reason="the rollout is being rolled back")
+    return current
+
+
+def set_switches(
+    rollout: Rollout, *, fallback: bool | None = None, comparison: bool | None = None, actor: Actor, reason: str
+) -> Rollout:
+    """Turn fallback (serve the original when the new one errors) or shadow comparison on or off.
+
+    1. The actor may operate; a reason is required; at least one switch, each a boolean.
+    2. Lock plan and rollout; a switch already in the asked position is refused (nothing
+       would change, and the audit log would say something happened).
+    3. Write through `changes.change`: both epochs move (the snapshot's ETag changes), audited.
+    4. Pending step approvals are invalidated: they approved a move under the old settings
+       (the switches are part of a step's fingerprint).
+    """
+    actor.require(Permission.OPERATE, "switch fallback or comparison")
+    reason = changes.required_reason(reason, "switch fallback or comparison")
+    asked = {name: value for name, value in (("fallback", fallback), ("comparison", comparison)) if value is not None}
+    if not asked:
+        raise InvalidInput("fallback, comparison: give at least one switch, true or false")
+    for name, value in asked.items():
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{name}: must be true or false, not {value!r}")
+    with transaction.atomic():
+        plan, current = changes.lock(rollout)
+        if all(getattr(current, name) == value for name, value in asked.items()):
+            said = ", ".join(f"{name} is already {'on' if value else 'off'}" for name, value in asked.items())
+            raise Conflict(f"{current.component.name}: {said}")
+        words = ", ".join(f"{name} {'on' if value else 'off'}" for name, value in asked.items())
+        changes.change(current, actor=actor, action="rollout.switches_set", reason=reason, **asked)
+        approvals.invalidate(current.approvals.all(), actor=actor, reason=f"its settings changed: {words}")
     return current
 
 

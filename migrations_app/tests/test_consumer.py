@@ -8,11 +8,12 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
 
 from conftest import actor
 from migrations_app import broadcast, checklist
 from migrations_app.consumers import PlanConsumer
-from migrations_app.models import ChecklistItem
+from migrations_app.models import ChecklistItem, Run, StepAttempt
 
 
 def communicator(plan_key, user, query="view=overview"):
@@ -111,15 +112,39 @@ async def test_an_event_that_changes_nothing_on_the_page_still_sends_its_number(
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_log_line_is_appended_to_its_step_output_on_the_component_page(tiny_plan, viewer):
-    alpha = await database_sync_to_async(tiny_plan.components.get)(name="alpha")
-    step = await database_sync_to_async(alpha.steps.get)(position=0)
+    attempt = await database_sync_to_async(running_attempt)(tiny_plan)
     comm, hello_seq = await connected("tiny", viewer, "view=component&component=alpha")
-    payload = {"component": alpha.pk, "step": step.pk, "line": "created <table> t"}
+    # As the engine sends it (engine/attempts.py LiveLog): the attempt, the component's and step's names.
+    payload = {"attempt": attempt.pk, "component": "alpha", "step": "make table", "line": "created <table> t"}
     await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.LOG_LINE, payload)
     message = await comm.receive_from(timeout=3)
     assert sequence_of(message) == hello_seq + 1
-    assert f'hx-swap-oob="beforeend:#output-step-{step.pk}"' in message
+    assert f'hx-swap-oob="beforeend:#output-attempt-{attempt.pk}"' in message
     assert "created &lt;table&gt; t" in message
+    await comm.disconnect()
+
+
+def running_attempt(plan):
+    alpha = plan.components.get(name="alpha")
+    run = Run.objects.create(plan=plan, phase=alpha.phase, state=Run.State.RUNNING, triggered_by_name="olga")
+    return StepAttempt.objects.create(
+        run=run, component=alpha, step=alpha.steps.get(position=0), triggered_by_name="olga", started_at=timezone.now()
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_component_page_draws_the_running_attempts_output_where_its_lines_go(tiny_plan, viewer, logged_in):
+    attempt = await database_sync_to_async(running_attempt)(tiny_plan)
+    comm, hello_seq = await connected("tiny", viewer, "view=component&component=alpha")
+    started = {"id": attempt.pk, "run": attempt.run_id, "component": "alpha", "step": "make table", "position": 0}
+    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.STEP_STARTED, started)
+    message = await comm.receive_from(timeout=3)
+    assert f'id="output-attempt-{attempt.pk}"' in message
+    # An event of another component changes nothing here.
+    other = {**started, "component": "beta"}
+    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.STEP_STARTED, other)
+    assert await comm.receive_json_from(timeout=3) == {"seq": hello_seq + 2}
     await comm.disconnect()
 
 
@@ -142,3 +167,17 @@ async def test_a_socket_that_connects_after_events_is_told_the_latest_number(tin
     _, hello_seq = await connected("tiny", viewer)
     # The page rendered before the tick holds `before`: the hello tells it to re-sync.
     assert hello_seq == before + 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_rollout_change_sends_its_chart_point_then_its_numbered_fragments(tiny_plan, viewer):
+    comm, hello_seq = await connected("tiny", viewer)
+    payload = {"id": 1, "component": "beta", "state": "progressing", "percentage": 25}
+    await database_sync_to_async(broadcast.send_now)(tiny_plan.pk, broadcast.Event.ROLLOUT_CHANGED, payload)
+    points = json.loads(await comm.receive_from(timeout=3))
+    assert [(p["chart"], p["traces"], p["y"]) for p in points["charts"]] == [("chart-rollout", [0], [[25]])]
+    assert "seq" not in points  # the numbered message follows
+    fragments = await comm.receive_from(timeout=3)
+    assert sequence_of(fragments) == hello_seq + 1 and 'id="traffic"' in fragments
+    await comm.disconnect()

@@ -1,34 +1,54 @@
-"""Every dashboard button against every role: the server refuses what the page disables.
-
-Operations whose service belongs to a part not installed in this build answer 503 naming
-that part, after the same role check; nothing is written for any refusal."""
+"""Every dashboard button against every role: the server refuses what the page disables,
+and for the roles that may press it, the answer is the service's own (303 done, or its
+403/404/409/422 refusal); nothing is written for any refusal."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from migrations_app.models import Approval, AuditEvent, ChecklistItem
+from migrations_app import promotion
+from migrations_app.models import Approval, AuditEvent, ChecklistItem, Rollout, Run
+from migrations_app.states import RolloutState
+from monitoring.alerts import raise_alert
 
 PLAN = "/plans/tiny"
+REASON = {"reason": "because the test says so"}
 
-# url, the permission it needs ("operate" or "approve"), what an allowed role gets now
+# url, the permission it needs, what each role allowed gets, the form it posts
 ACTIONS = [
-    (PLAN + "/checklist/0/tick", "operate", 303),
+    (PLAN + "/checklist/0/tick", "operate", 303, {}),
     # Refused by the engine itself: the checklist is not complete.
-    (PLAN + "/phases/one/start", "operate", 409),
-    (PLAN + "/phases/one/request-promotion", "operate", 503),
+    (PLAN + "/phases/one/start", "operate", 409, REASON),
+    # Refused by the promotion: phase one is pending.
+    (PLAN + "/phases/one/request-promotion", "operate", 409, REASON),
+    (PLAN + "/runs/{run}/cancel", "operate", 303, REASON),
     # Refused by the engine itself: alpha is pending, with nothing to retry or roll back.
-    (PLAN + "/components/alpha/retry", "operate", 409),
-    (PLAN + "/components/alpha/rollback", "operate", 409),
-    (PLAN + "/components/beta/rollout/start", "operate", 409),  # beta has not migrated yet
-    (PLAN + "/components/beta/rollout/pause", "operate", 303),
-    (PLAN + "/components/beta/rollout/resume", "operate", 409),  # it is not paused
-    (PLAN + "/emergency-rollback", "operate", 303),
-    (PLAN + "/approvals/{approval}/approve", "approve", 503),
-    (PLAN + "/approvals/{approval}/reject", "approve", 503),
+    (PLAN + "/components/alpha/retry", "operate", 409, REASON),
+    (PLAN + "/components/alpha/rollback", "operate", 409, REASON),
+    (PLAN + "/components/beta/rollout/start", "operate", 409, REASON),  # beta has not migrated yet
+    (PLAN + "/components/beta/rollout/pause", "operate", 303, REASON),
+    (PLAN + "/components/beta/rollout/resume", "operate", 409, REASON),  # it is not paused
+    (PLAN + "/components/beta/rollout/percentage", "operate", 303, {"percentage": "0", **REASON}),
+    (PLAN + "/components/beta/rollout/planned-rollback", "operate", 409, REASON),  # nothing to roll back
+    (PLAN + "/components/beta/rollout/switches", "operate", 303, {"fallback": "off", **REASON}),
+    (PLAN + "/emergency-rollback", "operate", 303, REASON),
+    (PLAN + "/force-original/clear-request", "operate", 409, REASON),  # force-original is off
+    (PLAN + "/alerts/{alert}/acknowledge", "operate", 303, {}),
+    (PLAN + "/simulator/faults", "operate", 409, {"fault": "migrated.error_rate", "value": "0.1"}),  # no simulator
+    # The approver: the promotion's gates fail when applied (409); the admin requested it:
+    # four eyes refuses them (403).
+    (PLAN + "/approvals/{approval}/approve", "approve", {"approver": 409, "admin": 403}, REASON),
+    (PLAN + "/approvals/{approval}/reject", "approve", 303, REASON),
 ]
 ALLOWED = {"operate": {"operator", "admin"}, "approve": {"approver", "admin"}}
+
+
+@pytest.fixture(autouse=True)
+def no_simulator(settings, monkeypatch):
+    """The simulator's button answers 409 here: none is configured."""
+    settings.SIMULATOR_URL = ""
+    monkeypatch.delenv("SIMULATOR_URL", raising=False)
 
 
 @pytest.fixture
@@ -39,7 +59,7 @@ def approval(tiny_plan, admin_user):
         kind=Approval.Kind.PHASE_PROMOTION,
         phase=phase,
         summary="Promote One: phase Two may start",
-        fingerprint="f" * 64,
+        fingerprint=promotion.phase_fingerprint(phase),
         required_approvals=1,
         requested_by=admin_user,
         requested_by_name=admin_user.username,
@@ -47,21 +67,39 @@ def approval(tiny_plan, admin_user):
     )
 
 
+@pytest.fixture
+def run(tiny_plan):
+    return Run.objects.create(
+        plan=tiny_plan, phase=tiny_plan.phases.get(key="two"), state=Run.State.RUNNING, triggered_by_name="olga"
+    )
+
+
+@pytest.fixture
+def alert(tiny_plan):
+    beta = tiny_plan.components.get(name="beta")
+    return raise_alert(tiny_plan, component=beta, rule="error_rate", severity="critical", message="error rate 12%")
+
+
+def url_of(template, approval, run, alert):
+    return template.format(approval=approval.pk, run=run.pk, alert=alert.pk)
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("url, needs, allowed_status", ACTIONS)
+@pytest.mark.parametrize("url, needs, outcome, form", ACTIONS)
 @pytest.mark.parametrize("role", ["viewer", "operator", "approver", "admin", "nobody"])
 def test_each_button_is_refused_to_roles_that_may_not_use_it(
-    client, personas, approval, role, url, needs, allowed_status
+    client, personas, approval, run, alert, role, url, needs, outcome, form
 ):
     client.force_login(personas[role])
     audit_before = AuditEvent.objects.count()
-    response = client.post(url.format(approval=approval.pk), {"reason": "because the test says so"})
+    response = client.post(url_of(url, approval, run, alert), form)
     if role in ALLOWED[needs]:
-        assert response.status_code == allowed_status
-        if allowed_status == 503:
-            assert "is not installed in this build" in response.content.decode()
-        if allowed_status >= 400:
+        expected = outcome[role] if isinstance(outcome, dict) else outcome
+        assert response.status_code == expected, response.content.decode()[:500]
+        if expected >= 400:
             assert AuditEvent.objects.count() == audit_before
+        else:
+            assert AuditEvent.objects.count() > audit_before
     else:
         assert response.status_code == 403
         assert "needs the" in response.content.decode()
@@ -70,11 +108,22 @@ def test_each_button_is_refused_to_roles_that_may_not_use_it(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url, needs, allowed_status", ACTIONS)
-def test_an_anonymous_visitor_is_sent_to_the_login(client, tiny_plan, approval, url, needs, allowed_status):
-    response = client.post(url.format(approval=approval.pk), {"reason": "x"})
+@pytest.mark.parametrize("url, needs, outcome, form", ACTIONS)
+def test_an_anonymous_visitor_is_sent_to_the_login(client, approval, run, alert, url, needs, outcome, form):
+    response = client.post(url_of(url, approval, run, alert), form)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_the_requester_of_an_approval_is_refused_as_four_eyes(logged_in, admin_user, approval):
+    response = logged_in(admin_user).post(f"{PLAN}/approvals/{approval.pk}/approve", REASON, HTTP_HX_REQUEST="true")
+    assert response.status_code == 403
+    assert "ada-admin requested this and may not approve it: another approver must (four eyes)" in (
+        response.content.decode()
+    )
+    approval.refresh_from_db()
+    assert approval.state == Approval.State.PENDING and not approval.votes.exists()
 
 
 @pytest.mark.django_db
@@ -97,17 +146,74 @@ def test_htmx_refusals_come_back_as_a_message_for_the_flash_area(logged_in, view
 def test_an_emergency_rollback_without_a_reason_is_refused_before_anything_happens(logged_in, operator, tiny_plan):
     response = logged_in(operator).post(PLAN + "/emergency-rollback", {"reason": "  "}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
-    assert "reason: say why" in response.content.decode()
+    assert "reason: a reason is required to roll back in an emergency" in response.content.decode()
     assert not AuditEvent.objects.filter(action__contains="emergency").exists()
+    tiny_plan.refresh_from_db()
+    assert not tiny_plan.force_original
 
 
 @pytest.mark.django_db
 def test_a_rejection_needs_a_reason(logged_in, approver, approval):
     response = logged_in(approver).post(f"{PLAN}/approvals/{approval.pk}/reject", {"reason": ""})
     assert response.status_code == 422
-    assert "say why you reject it" in response.content.decode()
+    assert "a rejection needs a reason" in response.content.decode()
     approval.refresh_from_db()
     assert approval.state == Approval.State.PENDING
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "form, said",
+    [
+        ({"percentage": "ten", **REASON}, "percentage: a whole number from 0 to 100, not &#x27;ten&#x27;"),
+        ({"percentage": "101", **REASON}, "percentage: must be a whole number from 0 to 100, not 101"),
+        ({"percentage": "0"}, "reason: a reason is required to set a rollout percentage"),
+    ],
+)
+def test_a_bad_percentage_is_refused_and_nothing_changes(logged_in, operator, tiny_plan, form, said):
+    response = logged_in(operator).post(PLAN + "/components/beta/rollout/percentage", form, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert said in response.content.decode()
+    rollout = Rollout.objects.get(component__name="beta")
+    assert rollout.state == RolloutState.IDLE and rollout.epoch == 0
+    assert not AuditEvent.objects.filter(action__startswith="rollout.").exists()
+
+
+@pytest.mark.django_db
+def test_switches_move_the_epoch_and_are_audited_with_the_reason(logged_in, operator, tiny_plan):
+    epoch = tiny_plan.epoch
+    response = logged_in(operator).post(
+        PLAN + "/components/beta/rollout/switches", {"comparison": "on", "reason": "shadow-test v4.2"}
+    )
+    assert response.status_code == 303
+    rollout = Rollout.objects.get(component__name="beta")
+    assert rollout.comparison is True and rollout.fallback is True
+    tiny_plan.refresh_from_db()
+    assert tiny_plan.epoch == epoch + 1
+    event = AuditEvent.objects.get(action="rollout.switches_set")
+    assert (event.before, event.after, event.reason) == (
+        {"comparison": False},
+        {"comparison": True},
+        "shadow-test v4.2",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "form, status, said",
+    [
+        ({"fallback": "maybe", **REASON}, 422, "fallback: on or off, not &#x27;maybe&#x27;"),
+        (REASON, 422, "give at least one switch"),
+        ({"fallback": "on"}, 422, "a reason is required to switch fallback or comparison"),
+        ({"fallback": "on", **REASON}, 409, "beta: fallback is already on"),
+    ],
+)
+def test_a_bad_switch_is_refused_and_nothing_changes(logged_in, operator, tiny_plan, form, status, said):
+    response = logged_in(operator).post(PLAN + "/components/beta/rollout/switches", form, HTTP_HX_REQUEST="true")
+    assert response.status_code == status
+    assert said in response.content.decode()
+    assert Rollout.objects.get(component__name="beta").epoch == 0
+    assert not AuditEvent.objects.filter(action__startswith="rollout.").exists()
 
 
 @pytest.mark.django_db
@@ -115,3 +221,15 @@ def test_a_plain_form_refusal_renders_a_page_with_the_reason(logged_in, viewer, 
     response = logged_in(viewer).post(PLAN + "/checklist/0/tick")
     assert response.status_code == 403
     assert "✖ Refused" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_operator_starts_phase_one_once_the_checklist_is_complete(logged_in, operator, tiny_plan):
+    client = logged_in(operator)
+    client.post(PLAN + "/checklist/0/tick")
+    response = client.post(PLAN + "/phases/one/start", REASON, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response["HX-Trigger"] == "sy:resync"
+    run = Run.objects.get(plan=tiny_plan)
+    assert f"One started: run {run.pk}." in response.content.decode()
+    assert run.triggered_by_name == "olga-operator" and run.reason == "because the test says so"
+    assert tiny_plan.phases.get(key="one").state == "in_progress"

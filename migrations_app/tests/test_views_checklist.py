@@ -99,7 +99,10 @@ def test_the_checklist_is_closed_once_the_first_phase_has_started(logged_in, ope
     assert "the readiness checklist is closed once it has started" in response.content.decode()
     assert ChecklistItem.objects.get(plan=demo_plan, position=0).checked_by == operator
     page = client.get("/plans/truststream-v4.2/").content.decode()
-    assert "Ticking is not available: the checklist closed when Infrastructure Setup started" in page
+    assert (
+        "Ticking is not available: the first phase (Infrastructure Setup) is in progress: "
+        "the readiness checklist is closed once it has started" in page
+    )
 
 
 @pytest.mark.django_db

@@ -55,6 +55,7 @@ def test_a_resync_returns_every_region_out_of_band_with_the_current_number(logge
         "alerts",
         "traffic",
         "components",
+        "charts",
         "audit-latest",
     ]
 
@@ -95,7 +96,7 @@ def test_start_phase_says_why_it_is_disabled(logged_in, operator, tiny_plan):
     assert "Start phase" in phase_one
     assert "the readiness checklist is not complete" in phase_one
     phase_two = re.search(r'id="phase-two".*?</li>', html, re.S).group(0)
-    assert "One is not promoted yet (pending)" in phase_two
+    assert "phase &#x27;one&#x27; is pending: it must be promoted before phase &#x27;two&#x27; starts" in phase_two
 
 
 @pytest.mark.django_db
@@ -108,7 +109,9 @@ def test_the_traffic_card_shows_percentage_steps_switches_and_thresholds(logged_
     assert "0%</span> of requests to the new implementation" in card
     assert "Next step</dt><dd>10%" in card
     assert "✔ on: errors are served by the original" in card
-    assert "error rate ≤ 5%, avg latency ≤ 2000 ms" in card
+    assert "Turn fallback off" in card and "Turn comparison off" in card
+    # Health figures against the thresholds (none yet: nothing has been measured).
+    assert "Errors (≤ 5%)" in card and "Avg (≤ 2000 ms)" in card and "p95 (warn &gt; 3000 ms)" in card
 
 
 @pytest.fixture
@@ -142,9 +145,12 @@ def test_the_component_page_shows_every_attempt_and_explains_its_disabled_button
     assert "1. make table" in log
     assert "✖ Failed" in log and "2000 ms" in log and "relation &quot;t&quot; already exists" in log
     assert "connecting to target" in html
-    # The component is pending: nothing to retry or roll back.
-    assert "Not available: it is pending; only a failed, skipped or rolled back one" in html
-    assert "Not available: it is pending; nothing to roll back" in html
+    # The component is pending: nothing to retry or roll back, in the engine's own words.
+    assert (
+        "Not available: component &#x27;alpha&#x27; is pending: only a failed or rolled-back component can be retried"
+        in html
+    )
+    assert "is pending: only a migrated component (or one whose rollback failed) can be rolled back" in html
     as_viewer = logged_in(viewer).get("/plans/tiny/components/alpha/").content.decode()
     assert "Not available: needs the operator or admin role" in as_viewer
 
@@ -178,11 +184,13 @@ def test_the_requester_sees_that_they_cannot_approve(logged_in, approver, admin_
     mine = logged_in(approver).get(url).content.decode()
     assert "Promote Two: the migration is complete" in mine
     assert "1 of 2" in mine and "ben-approver" in mine and "numbers look right" in mine
-    assert "✖ not met: every component migrated (not yet: beta)" in mine
-    assert re.search(r'<button type="submit" class="btn primary" disabled[^>]*>Approve</button>', mine)
-    assert "you requested it: another approver must decide (four eyes)" in mine
+    assert "✖ not met: all components migrated <small>(beta (pending))</small>" in mine
+    assert "You requested this: another approver must decide (four eyes)" in mine
+    assert re.search(r'<button type="submit" class="btn primary" id="btn-approve" disabled[^>]*>Approve</button>', mine)
+    assert "anna-approver requested this and may not approve it: another approver must (four eyes)" in mine
     other = logged_in(admin_user).get(url).content.decode()
-    assert "you requested it" not in other
+    assert "requested this and may not approve it" not in other
+    assert re.search(r'<button type="submit" class="btn primary" id="btn-approve">Approve</button>', other)
 
 
 @pytest.mark.django_db

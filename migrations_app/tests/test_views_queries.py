@@ -11,8 +11,10 @@ from migrations_app.broadcast import Event
 from migrations_app.roles import Actor
 
 # Session, user, groups, plan (by key, then whole), checklist, phases, components with
-# their dependencies and latest attempts, active runs, approvals, audit, emergency events.
-MAX_QUERIES = 16
+# their dependencies and latest attempts, active runs, approvals, audit, emergency events;
+# health of every traffic card at once (rollups, comparisons, probes, the plan's databases),
+# open alerts, and the charts' rollout changes and promotions.
+MAX_QUERIES = 21
 
 
 def overview_queries(client, plan) -> int:

@@ -2,14 +2,14 @@
 
 from django.shortcuts import get_object_or_404
 
+from migrations_app import approvals
 from migrations_app.access import actor_for, requires
-from migrations_app.errors import InvalidInput
 from migrations_app.fragments import ApprovalPage
 from migrations_app.models import Approval
 from migrations_app.roles import Permission
 
 from .plans import plan_for
-from .responses import button, call, done, page_response
+from .responses import button, done, page_response, reason_of
 
 
 def _approval(plan_key, approval_id) -> Approval:
@@ -24,16 +24,16 @@ def detail(request, plan_key, approval_id):
 
 @button(Permission.APPROVE, "approve")
 def approve(request, plan_key, approval_id):
-    approval = _approval(plan_key, approval_id)
-    call("approve", approval, actor=actor_for(request), comment=request.POST.get("reason", "").strip())
-    return done(request, "Approved.", f"/plans/{plan_key}/approvals/{approval.pk}/")
+    approval = approvals.approve(_approval(plan_key, approval_id), actor=actor_for(request), comment=reason_of(request))
+    said = (
+        "Approved: the change is applied."
+        if approval.state == Approval.State.APPROVED
+        else "Your approval is recorded."
+    )
+    return done(request, said, f"/plans/{plan_key}/approvals/{approval.pk}/")
 
 
 @button(Permission.APPROVE, "reject")
 def reject(request, plan_key, approval_id):
-    approval = _approval(plan_key, approval_id)
-    reason = request.POST.get("reason", "").strip()
-    if not reason:
-        raise InvalidInput("reason: say why you reject it, so the requester knows what to change")
-    call("reject", approval, actor=actor_for(request), reason=reason)
+    approval = approvals.reject(_approval(plan_key, approval_id), actor=actor_for(request), reason=reason_of(request))
     return done(request, "Rejected.", f"/plans/{plan_key}/approvals/{approval.pk}/")

@@ -19,21 +19,9 @@ from migrations_app.errors import DomainError, NotAllowed
 from migrations_app.fragments import PlanPage
 from migrations_app.roles import ROLE_REQUIRED_FOR, Permission
 
-from . import wiring
 
-
-class NotInstalled(DomainError):
-    """The part of Switchyard that does this is not installed in this build."""
-
-    status_code = 503
-
-
-def call(name: str, *args, **kwargs):
-    """Call the service `name` (see wiring.SERVICES), or say which part is missing."""
-    service = wiring.service(name)
-    if service is None:
-        raise NotInstalled(f"this needs {wiring.provider(name)}, which is not installed in this build")
-    return service(*args, **kwargs)
+def reason_of(request) -> str:
+    return request.POST.get("reason", "").strip()
 
 
 def page_response(request, page: PlanPage, status: int = 200) -> HttpResponse:

@@ -6,7 +6,6 @@ process reach its sockets. Screenshots of each stage go to test-artifacts/.
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -100,10 +99,3 @@ def browser_as(browser, server):
     yield login
     for context in contexts:
         context.close()
-
-
-def pytest_sessionfinish(session):
-    # The README shows the overview screenshot: keep a stable name for it.
-    overview = ARTIFACTS / "02-viewer-sees-ticks-live.png"
-    if overview.exists():
-        shutil.copyfile(overview, ARTIFACTS / "dashboard.png")

@@ -1,0 +1,140 @@
+"""Health of every traffic component of a page at once: the verdict of
+`monitoring.health.evaluate`, read in a fixed number of queries.
+
+`evaluate` reads per component (its rollups, comparisons, health-URL probes and the plan's
+database probes: about five queries); a plan overview with ten traffic cards would pay
+that ten times on every render and every pushed event. Here each kind of row is read once
+for all the components, from the earliest window start among them, and each component
+keeps the buckets of its own window; the judging is monitoring's own (provider_health,
+rules, the probes' status). A test holds the two equal.
+"""
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db.models import F, Max, Sum, Window
+from django.db.models.functions import RowNumber
+
+from monitoring import health, probes, rules
+from monitoring.buckets import BUCKET_FIELDS, window_start
+from monitoring.models import ComparisonRollup, MetricRollup, ProbeResult
+from monitoring.rollups import EMPTY, Figures
+from monitoring.verdict import MIGRATED, HealthVerdict
+
+SUMS = {
+    "n": Sum("count"),
+    "e": Sum("errors"),
+    "s": Sum("latency_sum_ms"),
+    "m": Max("latency_max_ms"),
+    **{f"b_{name}": Sum(name) for name in BUCKET_FIELDS},
+}
+
+
+def verdicts(plan, components, now: datetime) -> dict[int, HealthVerdict]:
+    """{component pk: verdict} for `components` of `plan` (their `rollout` loaded)."""
+    if not components:
+        return {}
+    thresholds = {c.pk: health.thresholds_for(c) for c in components}
+    windows = {c.pk: int(thresholds[c.pk]["window_seconds"]) for c in components}
+    since = {pk: window_start(now, window) for pk, window in windows.items()}
+    earliest = min(since.values())
+
+    # One window for all (the usual case): the database sums per component and provider;
+    # otherwise per bucket too, and each component keeps the buckets of its own window.
+    by = ("component_id", "provider") if len(set(since.values())) == 1 else ("component_id", "provider", "bucket_start")
+    sums: dict[tuple[int, str], list] = {}
+    rows = (
+        MetricRollup.objects.filter(component_id__in=list(since), bucket_start__gte=earliest)
+        .values(*by)
+        .annotate(**SUMS)
+        .order_by()
+    )
+    for row in rows:
+        if "bucket_start" in row and row["bucket_start"] < since[row["component_id"]]:
+            continue
+        acc = sums.setdefault((row["component_id"], row["provider"]), [0, 0, 0.0, 0.0, [0] * len(BUCKET_FIELDS)])
+        acc[0] += row["n"] or 0
+        acc[1] += row["e"] or 0
+        acc[2] += row["s"] or 0.0
+        acc[3] = max(acc[3], row["m"] or 0.0)
+        acc[4] = [a + (row[f"b_{name}"] or 0) for a, name in zip(acc[4], BUCKET_FIELDS, strict=True)]
+    metrics: dict[tuple[int, str], Figures] = defaultdict(lambda: EMPTY)
+    for key, (n, e, total, peak, buckets) in sums.items():
+        metrics[key] = Figures(
+            samples=n, errors=e, latency_sum_ms=total, latency_max_ms=peak, bucket_counts=tuple(buckets)
+        )
+
+    compared: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    rows = (
+        ComparisonRollup.objects.filter(component_id__in=list(since), bucket_start__gte=earliest)
+        .values("component_id", "bucket_start", "count", "mismatches")
+        .order_by()
+    )
+    for row in rows:
+        if row["bucket_start"] >= since[row["component_id"]]:
+            compared[row["component_id"]][0] += row["count"]
+            compared[row["component_id"]][1] += row["mismatches"]
+
+    latest_probes = _latest_health_url_probes([c for c in components if c.health_url], now)
+    database = probes.database_status(plan, now)
+    return {
+        c.pk: _verdict(c, thresholds[c.pk], windows[c.pk], metrics, compared[c.pk], latest_probes, database, now)
+        for c in components
+    }
+
+
+def _latest_health_url_probes(components, now: datetime) -> dict[int, list]:
+    """The last CONSECUTIVE_FAILURES probes of each component's health URL, in one query."""
+    if not components:
+        return {}
+    ranked = (
+        ProbeResult.objects.filter(component_id__in=[c.pk for c in components], kind=ProbeResult.Kind.HTTP, at__lte=now)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("component_id")], order_by=F("at").desc()))
+        .filter(rank__lte=probes.CONSECUTIVE_FAILURES)
+        .order_by("component_id", "-at")
+    )
+    found = defaultdict(list)
+    for result in ranked:
+        found[result.component_id].append(result)
+    return found
+
+
+def _verdict(component, thresholds, window, metrics, compared, latest_probes, database, now) -> HealthVerdict:
+    # The same steps, in the same order, as monitoring.health.evaluate.
+    providers = {
+        name: health.provider_health(name, metrics[(component.pk, name)], thresholds) for name in health.PROVIDERS
+    }
+    migrated = providers[MIGRATED]
+    enough = rules.enough_samples(migrated, thresholds)
+    reasons = list(migrated.reasons) if enough else [rules.samples_reason(migrated, thresholds, window)]
+    warnings = []
+    for figures in providers.values():
+        warnings += rules.judge_provider(figures, thresholds)[1] if rules.enough_samples(figures, thresholds) else []
+    comparisons, mismatches = compared
+    mismatch_rate = mismatches / comparisons if comparisons else None
+    mismatch = rules.mismatch_reason(mismatch_rate, thresholds)
+    if mismatch:
+        reasons.append(mismatch)
+    if component.health_url:
+        probe = probes._status(latest_probes.get(component.pk, []), f"health URL {component.health_url}", now)
+    else:
+        probe = probes.ProbeStatus(None)
+    if probe.reason:
+        reasons.append(probe.reason)
+    warnings += probe.warnings
+    reasons += database.reasons
+    warnings += database.warnings
+    return HealthVerdict(
+        component=component.name,
+        window_seconds=window,
+        providers=providers,
+        mismatch_rate=mismatch_rate,
+        database_healthy=database.healthy,
+        enough_samples=enough,
+        healthy=enough and not reasons,
+        reasons=reasons,
+        warnings=warnings,
+        probe_healthy=probe.healthy,
+        comparisons=comparisons,
+        thresholds=thresholds,
+    )

@@ -1,0 +1,114 @@
+"""The dashboard's small repeated pieces as tags: a state with its icon, a progress bar, a
+time (relative in the browser, exact on hover) and a button that posts.
+
+They render the markup a template partial would, without an `{% include %}` per use: the
+plan overview shows hundreds of them, and an include costs more than its whole output.
+"""
+
+from django import template
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+ICONS = {
+    **dict.fromkeys(("completed", "promoted", "approved"), "✔"),
+    **dict.fromkeys(("running", "in_progress", "progressing", "rolling_back", "started"), "▶"),
+    **dict.fromkeys(("failed", "rollback_failed", "rejected", "interrupted"), "✖"),
+    "rolled_back": "↺",
+    **dict.fromkeys(("awaiting_approval", "paused"), "‖"),
+    **dict.fromkeys(("skipped", "expired", "invalidated"), "»"),
+}
+
+
+@register.simple_tag
+def state(state: str, label: str, approval: bool = False):
+    """A state in words with its icon (colour only confirms it)."""
+    icon = "‖" if approval and state == "pending" else ICONS.get(state, "○")
+    return format_html('<span class="state state-{}">{} {}</span>', state, icon, label)
+
+
+@register.simple_tag
+def progress(p):
+    """Steps done of total, elapsed against the estimate."""
+    words = f"{p.done} / {p.total} steps"
+    if p.running:
+        words += " · ▶ running"
+    if p.elapsed_text:
+        words += f" · {p.elapsed_text}"
+    if p.estimate_text:
+        words += f" of ~{p.estimate_text}"
+    if p.over_estimate:
+        words += " · ⚠ over estimate"
+    return format_html(
+        '<div class="progress{}" role="progressbar" aria-valuemin="0" aria-valuemax="{}" aria-valuenow="{}" '
+        'aria-label="Steps done"><span style="width: {}%"></span></div>\n<small>{}</small>',
+        " over" if p.over_estimate else "",
+        p.total,
+        p.done,
+        p.percent,
+        words,
+    )
+
+
+@register.simple_tag
+def when(t, countdown: bool = False):
+    """A moment: exact in UTC as text and on hover; live.js shows it relative ("3 min ago")."""
+    if not t:
+        return "—"
+    return format_html(
+        '<time datetime="{}" title="{} UTC" data-relative{}>{} UTC</time>',
+        date_format(t, "c"),
+        date_format(t, "Y-m-d H:i:s"),
+        " data-countdown" if countdown else "",
+        date_format(t, "Y-m-d H:i"),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def action(
+    context,
+    url: str,
+    label: str,
+    gate,
+    id: str = "",  # noqa: A002 - the element id, as the templates name it
+    style: str = "",
+    with_reason: bool = False,
+    reason_required: bool = False,
+    label_for: str = "",
+    shared_why: str = "",
+    field: str = "",
+    field_value: str = "",
+    next: str = "",  # noqa: A002
+):
+    """A button that posts (through live.js when JavaScript runs, as a form otherwise). A
+    disabled one says why beside it, or once for a list (`shared_why` names that text)."""
+    hidden = [("csrfmiddlewaretoken", str(context.get("csrf_token", ""))), ("next", next)]
+    if field:
+        hidden.append((field, field_value))
+    parts = [format_html_join("", '<input type="hidden" name="{}" value="{}">', hidden)]
+    if with_reason and gate.allowed:
+        parts.append(
+            format_html(
+                '<label class="reason"><span>Reason{}</span>'
+                '<input type="text" name="reason"{} maxlength="500"{}></label>',
+                " (required)" if reason_required else "",
+                " required" if reason_required else "",
+                format_html(' id="reason-{}"', id) if id else "",
+            )
+        )
+    attributes = format_html(' id="btn-{}"', id) if id else mark_safe("")
+    if label_for:
+        attributes += format_html(' aria-label="{}: {}"', label, label_for)
+    if not gate.allowed:
+        attributes += format_html(' disabled aria-describedby="{}"', shared_why or f"why-{id}")
+    parts.append(format_html('<button type="submit" class="btn {}"{}>{}</button>', style, attributes, label))
+    if not gate.allowed and not shared_why:
+        parts.append(format_html('<small class="why" id="why-{}">Not available: {}</small>', id, gate.why))
+    return format_html(
+        '<form method="post" action="{}" data-live-form class="action{}">{}</form>',
+        url,
+        " with-reason" if with_reason else "",
+        format_html_join("", "{}", ((part,) for part in parts)),
+    )
