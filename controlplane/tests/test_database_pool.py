@@ -39,7 +39,10 @@ def request_in_its_own_thread(results: list) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_requests_in_threads_of_their_own_share_a_few_pooled_connections(tiny_plan):
     pool = connection.pool
-    made_before = pool.get_stats().get("connections_num", 0)
+    before = pool.get_stats()
+    made_before = before.get("connections_num", 0)
+    # This test's own connection, and any held by threads earlier tests left running.
+    lent_before = before.get("pool_size", 0) - before.get("pool_available", 0)
     results: list = []
 
     for _ in range(5):  # 5 waves of 8 concurrent requests, more at once than the pool holds
@@ -54,7 +57,7 @@ def test_requests_in_threads_of_their_own_share_a_few_pooled_connections(tiny_pl
     assert stats.get("connections_num", 0) - made_before <= settings.DATABASE_POOL["max_size"]
     # Every connection the requests borrowed is back, ready for the next request.
     lent = stats["pool_size"] - stats["pool_available"]
-    assert lent <= 1  # at most this test's own thread's connection
+    assert lent <= max(lent_before, 1)
 
 
 def test_the_pool_takes_its_bounds_from_the_environment():
