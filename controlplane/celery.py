@@ -5,6 +5,7 @@ Each app declares its periodic tasks in its `schedule.py`; exactly one beat runs
 import os
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 from kombu import Exchange, Queue
 
 from migrations_app.schedule import BEAT as MIGRATIONS_BEAT
@@ -21,3 +22,11 @@ app.conf.task_queues = QUEUES
 app.conf.beat_schedule = {**MIGRATIONS_BEAT, **MONITORING_BEAT}
 # Each package's `tasks` module, when it has one.
 app.autodiscover_tasks(["migrations_app.engine", "migrations_app.rollout", "monitoring"])
+
+
+@worker_process_shutdown.connect
+def _send_what_is_queued(**kwargs):
+    """A prefork child leaves with os._exit, skipping atexit: send its last live events first."""
+    from migrations_app import broadcast
+
+    broadcast.flush()

@@ -26,6 +26,9 @@ from migrations_app.roles import Actor, Permission
 
 # Close codes a page shows as "refused" (not "lost"): the browser does not retry them.
 UNAUTHENTICATED, FORBIDDEN, NOT_FOUND = 4401, 4403, 4404
+# Group membership expires in the channel layer (a day by default): an open page renews
+# its own well before, or it would silently stop hearing its plan.
+REJOIN_SECONDS = 3600
 
 _renders: OrderedDict = OrderedDict()
 RENDER_MEMORY = 512
@@ -44,6 +47,7 @@ def _shared_render(key, render):
 
 class PlanConsumer(AsyncJsonWebsocketConsumer):
     group = None
+    rejoin = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -61,13 +65,31 @@ class PlanConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group = broadcast.plan_group(self.plan.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.rejoin = asyncio.ensure_future(self._keep_joined())
         await self.accept()
         seq = await database_sync_to_async(broadcast.current_sequence)(self.plan.pk)
         await self.send_json({"hello": True, "seq": seq})
 
     async def disconnect(self, code):
+        if self.rejoin:
+            self.rejoin.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _keep_joined(self):
+        while True:
+            await asyncio.sleep(REJOIN_SECONDS)
+            await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def dispatch(self, message):
+        # Channels runs a thread hop to close stale database connections before every
+        # handler: one per socket per event, all queued ahead of the one shared render.
+        # plan_event's database work goes through database_sync_to_async, which closes
+        # stale connections itself, so its messages skip the hop.
+        if message["type"] == broadcast.MESSAGE_TYPE:
+            await self.plan_event(message)
+            return
+        await super().dispatch(message)
 
     async def receive_json(self, content, **kwargs):
         """The page sends nothing; a socket is for listening."""

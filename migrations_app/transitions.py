@@ -56,6 +56,8 @@ def apply(
             raise TransitionNotAllowed(f"{machine} {current} changed while it was being updated")
         for name, value in updates.items():
             setattr(obj, name, value)
+        # The change itself reaches open pages first; its audit line follows.
+        broadcast.state_changed(machine, obj, old_state, new_state)
         audit.record(
             actor=actor,
             action=action or table[(old_state, new_state)],
@@ -65,5 +67,4 @@ def apply(
             reason=reason,
             data=data,
         )
-        broadcast.state_changed(machine, obj, old_state, new_state)
     return obj

@@ -17,11 +17,12 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from migrations_app import broadcast
 from migrations_app.broadcast import Event
 from migrations_app.models import Run, Step, StepAttempt
 from migrations_app.models.runs import ComponentRun
 
-from . import config, executors, live
+from . import config, executors
 from .executors import StepFailed
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def run_step(component_run: ComponentRun, run: Run, step: Step, direction: str, 
     )
     heartbeat.attempt_id = attempt.pk
     plan_id = run.plan_id
-    live.publish(plan_id, Event.STEP_STARTED, _payload(attempt))
+    broadcast.publish(plan_id, Event.STEP_STARTED, _payload(attempt))
     log_lines = LiveLog(plan_id, attempt)
     fields = {"status": Status.COMPLETED}
     try:
@@ -128,7 +129,7 @@ def run_step(component_run: ComponentRun, run: Run, step: Step, direction: str, 
         raise LeaseLost(f"attempt {attempt.pk} was marked {attempt.status} by the sweeper while it ran")
     for name, value in fields.items():
         setattr(attempt, name, value)
-    live.publish(plan_id, Event.STEP_FINISHED, _payload(attempt))
+    broadcast.publish(plan_id, Event.STEP_FINISHED, _payload(attempt))
     return attempt
 
 
@@ -161,4 +162,4 @@ class LiveLog:
             return
         if self.sent == config.MAX_LIVE_LINES + 1:
             text = f"[further lines are not streamed; the log keeps the last {executors.base.TAIL_LINES}]"
-        live.send(self.plan_id, Event.LOG_LINE, {**self.base, "line": text})
+        broadcast.send_now(self.plan_id, Event.LOG_LINE, {**self.base, "line": text})

@@ -21,7 +21,7 @@ from migrations_app.models.runs import ComponentRun
 from migrations_app.roles import SYSTEM
 from migrations_app.states import ComponentState
 
-from . import live, scheduler
+from . import scheduler
 
 S = ComponentRun.State
 
@@ -67,7 +67,7 @@ def dispatch_task(task_name: str, component_run_id: int) -> None:
 
 
 def publish_component_run(cr: ComponentRun) -> None:
-    live.publish(
+    broadcast.publish(
         cr.run.plan_id,
         Event.RUN_CHANGED,
         {"id": cr.run_id, "component": cr.component.name, "component_state": cr.state, "reason": cr.reason},

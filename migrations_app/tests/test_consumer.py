@@ -1,6 +1,7 @@
 """The plan websocket: refuses anonymous and roleless users, and pushes each event as the
 page's rendered regions (hx-swap-oob), numbered in the plan's sequence."""
 
+import asyncio
 import json
 import re
 
@@ -180,4 +181,25 @@ async def test_a_rollout_change_sends_its_chart_point_then_its_numbered_fragment
     assert "seq" not in points  # the numbered message follows
     fragments = await comm.receive_from(timeout=3)
     assert sequence_of(fragments) == hello_seq + 1 and 'id="traffic"' in fragments
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_page_renews_its_group_membership_before_it_expires(tiny_plan, viewer, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from migrations_app import consumers
+
+    monkeypatch.setattr(consumers, "REJOIN_SECONDS", 0.2)
+    comm, _ = await connected("tiny", viewer)
+    # The Redis layer forgets the group's members, as it does when group_expiry passes.
+    layer = get_channel_layer()
+    group = broadcast.plan_group(tiny_plan.pk)
+    await layer.connection(layer.consistent_hash(group)).delete(layer._group_key(group))
+    await layer.group_send(group, {"type": broadcast.MESSAGE_TYPE, "event": "plan.changed", "payload": {}, "seq": 998})
+    assert await comm.receive_nothing(timeout=0.1)  # forgotten: nothing arrives
+    await asyncio.sleep(0.4)  # the renewal runs meanwhile
+    await layer.group_send(group, {"type": broadcast.MESSAGE_TYPE, "event": "plan.changed", "payload": {}, "seq": 999})
+    assert await comm.receive_from(timeout=3)
     await comm.disconnect()

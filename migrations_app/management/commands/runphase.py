@@ -15,7 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from controlplane.celery import app
-from migrations_app.engine import live, services
+from migrations_app import broadcast
+from migrations_app.engine import services
 from migrations_app.errors import DomainError
 from migrations_app.models import Run, StepAttempt
 from migrations_app.models.runs import ComponentRun
@@ -60,7 +61,7 @@ class Command(BaseCommand):
             except DomainError as error:
                 raise CommandError(error.message) from None
             run = Follower(self).follow(run)
-            live.flush()  # the last step events, before the in-process worker goes
+            broadcast.flush()  # the last step events, before the in-process worker goes
         self._report(run)
         if run.state != Run.State.COMPLETED:
             raise CommandError(f"run {run.pk} {run.state}")
