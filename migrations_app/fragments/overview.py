@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from types import SimpleNamespace
 
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, OuterRef, Subquery
 
 from migrations_app import access, faults, promotion
 from migrations_app.broadcast import Event
@@ -214,10 +214,18 @@ class OverviewPage(PlanPage):
         components = list(
             Component.objects.filter(plan=self.plan)
             .select_related("rollout", "phase")
-            .prefetch_related(Prefetch("depends_on", queryset=Component.objects.only("pk", "name", "state")))
             .annotate(step_count=Count("steps"), newest_run=newest_run_of_component())
             .order_by("position")
         )
+        # Dependencies stay within a plan: their pairs, matched to the components in hand
+        # (a prefetch would build a related manager and a second instance per component).
+        by_pk = {c.pk: c for c in components}
+        for c in components:
+            c.dependencies = []
+        pairs = Component.depends_on.through.objects.filter(from_component__plan=self.plan)
+        pairs = pairs.values_list("from_component_id", "to_component_id").order_by("to_component__position")
+        for source, target in pairs:
+            by_pk[source].dependencies.append(by_pk[target])
         latest = latest_attempts_in_newest_runs(components)
         traffic = [c for c in components if c.traffic]
         for c in traffic:

@@ -1,11 +1,14 @@
 """The dashboard's small repeated pieces as tags: a state with its icon, a progress bar, a
-time (relative in the browser, exact on hover) and a button that posts.
+time (relative in the browser, exact on hover), a button that posts, and a link.
 
 They render the markup a template partial would, without an `{% include %}` per use: the
 plan overview shows hundreds of them, and an include costs more than its whole output.
 """
 
+from functools import lru_cache
+
 from django import template
+from django.urls import reverse
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -112,3 +115,15 @@ def action(
         " with-reason" if with_reason else "",
         format_html_join("", "{}", ((part,) for part in parts)),
     )
+
+
+@lru_cache(maxsize=4096)
+def _reversed(viewname: str, args: tuple[str, ...]) -> str:
+    return reverse(viewname, args=args)
+
+
+@register.simple_tag
+def link(viewname: str, *args):
+    """`{% url %}` for the links a page repeats per component (a few hundred on the overview):
+    the URL configuration stays as it is while the process runs, so each is reversed once."""
+    return _reversed(viewname, tuple(str(a) for a in args))

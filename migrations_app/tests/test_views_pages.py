@@ -114,6 +114,17 @@ def test_the_traffic_card_shows_percentage_steps_switches_and_thresholds(logged_
     assert "Errors (≤ 5%)" in card and "Avg (≤ 2000 ms)" in card and "p95 (warn &gt; 3000 ms)" in card
 
 
+@pytest.mark.django_db
+def test_each_component_row_names_its_dependencies_and_links_to_its_page(logged_in, viewer, demo_plan):
+    html = logged_in(viewer).get("/plans/truststream-v4.2/").content.decode()
+    for component in demo_plan.components.prefetch_related("depends_on"):
+        row = re.search(rf'<tr id="component-{component.name}">(.*?)</tr>', html, re.S).group(1)
+        assert f'href="/plans/truststream-v4.2/components/{component.name}/"' in row
+        names = [d.name for d in sorted(component.depends_on.all(), key=lambda d: d.position)]
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        assert cells[-2] == (", ".join(names) or "—"), component.name
+
+
 @pytest.fixture
 def alpha_history(tiny_plan, operator):
     alpha = tiny_plan.components.get(name="alpha")
