@@ -37,6 +37,9 @@ class Plan(models.Model):
     stability = models.CharField(max_length=12, choices=Stability.choices, blank=True, default="")
     stability_attempts = models.PositiveSmallIntegerField(default=0)
     stability_passes = models.PositiveSmallIntegerField(default=0, help_text="Consecutive healthy checks.")
+    stability_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When verification started or last checked: a stall shows here."
+    )
     source = models.TextField(blank=True, help_text="The plan file as last loaded.")
     source_sha256 = models.CharField(max_length=64, blank=True)
     loaded_at = models.DateTimeField(auto_now_add=True)

@@ -5,8 +5,11 @@ wait for health queries or anything slow: the data plane sees 0% as soon as it r
 Rollback windows do not apply: this moves traffic only, it reverses no migration step.
 """
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from migrations_app import approvals, audit, broadcast
 from migrations_app.broadcast import Event
@@ -65,6 +68,7 @@ def emergency_rollback(plan: Plan, *, actor: Actor, reason: str, data: dict | No
             stability=Stability.VERIFYING,
             stability_attempts=0,
             stability_passes=0,
+            stability_checked_at=timezone.now(),
         )
         plan.refresh_from_db()
         approvals.invalidate(plan.approvals.all(), actor=actor, reason="emergency rollback")
@@ -87,6 +91,25 @@ def schedule_stability_check(plan_id: int, epoch: int, attempt: int) -> None:
     from migrations_app.rollout import tasks  # the tasks module calls back into this one
 
     tasks.verify_stability.apply_async((plan_id, epoch, attempt), countdown=settings.STABILITY_CHECK_INTERVAL_SECONDS)
+
+
+def stall_after() -> timedelta:
+    """How long a verification may go without a check before its next one is sent again."""
+    return timedelta(seconds=3 * settings.STABILITY_CHECK_INTERVAL_SECONDS + 60)
+
+
+def resume_stalled(now: datetime | None = None) -> list[int]:
+    """Send the next check of every verification that has waited too long for it: its task
+    was lost (a process stopped while it waited on its countdown, a broker restarted). Level
+    triggered, from the reconcile beat; a check sent twice does nothing the second time.
+    Returns the plans' ids."""
+    deadline = (now or timezone.now()) - stall_after()
+    stalled = Plan.objects.filter(stability=Stability.VERIFYING, stability_checked_at__lt=deadline)
+    resumed = []
+    for plan_id, epoch, attempts in stalled.values_list("pk", "epoch", "stability_attempts"):
+        schedule_stability_check(plan_id, epoch, attempts + 1)
+        resumed.append(plan_id)
+    return resumed
 
 
 def verify_stability(plan_id: int, epoch: int, attempt: int) -> Plan | None:
@@ -114,7 +137,12 @@ def verify_stability(plan_id: int, epoch: int, attempt: int) -> Plan | None:
     with transaction.atomic():
         claimed = Plan.objects.filter(
             pk=plan_id, epoch=epoch, stability=Stability.VERIFYING, stability_attempts=attempt - 1
-        ).update(stability_attempts=attempt, stability_passes=step.passes, stability=outcome)
+        ).update(
+            stability_attempts=attempt,
+            stability_passes=step.passes,
+            stability=outcome,
+            stability_checked_at=timezone.now(),
+        )
         if not claimed:
             return None
         plan.refresh_from_db()

@@ -11,6 +11,7 @@ from migrations_app.rollout import emergency, reconcile
 def reconcile_all():
     for rollout_id, epoch in reconcile.due():
         reconcile_rollout.delay(rollout_id, epoch)
+    emergency.resume_stalled()
 
 
 @shared_task(name="migrations_app.rollout.tasks.reconcile_rollout", ignore_result=True)

@@ -145,6 +145,17 @@ def test_a_repeated_or_stale_check_does_nothing(live, operator):
     assert AuditEvent.objects.filter(action="plan.emergency_stability_check").count() == 1
 
 
+def test_only_a_verification_that_waited_too_long_for_its_check_is_resumed(live, operator):
+    emergency.emergency_rollback(live, actor=actor(operator), reason="spike")
+    plan = Plan.objects.get(pk=live.pk)
+    assert emergency.resume_stalled(now=plan.stability_checked_at + emergency.stall_after()) == []
+    check(live, 1)  # a check moves the mark on
+    plan = Plan.objects.get(pk=live.pk)
+    assert emergency.resume_stalled(now=plan.stability_checked_at + emergency.stall_after()) == []
+    Plan.objects.filter(pk=live.pk).update(stability=Stability.VERIFIED)
+    assert emergency.resume_stalled(now=plan.stability_checked_at + 10 * emergency.stall_after()) == []
+
+
 def test_clearing_force_original_needs_approvals_by_others(live, operator, approver, second_approver):
     emergency.emergency_rollback(live, actor=actor(operator), reason="spike")
     with pytest.raises(NotAllowed):

@@ -1,9 +1,11 @@
 """The controller's Celery tasks, run by a real worker on Redis."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.utils import timezone
 
 from conftest import actor
 from controlplane.celery import app
@@ -56,3 +58,17 @@ def test_after_an_emergency_rollback_the_worker_verifies_stability(worker, beta,
     assert (plan.stability_attempts, plan.stability_passes) == (3, 3)
     assert AuditEvent.objects.filter(action="plan.emergency_stability_check").count() == 3
     assert AuditEvent.objects.filter(action="plan.emergency_stability_verified").count() == 1
+
+
+def test_a_verification_whose_check_was_lost_is_resumed_by_the_reconcile_beat(beta, operator, settings):
+    settings.STABILITY_CHECK_INTERVAL_SECONDS = 0
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
+    emergency.emergency_rollback(Plan.objects.get(pk=beta.plan_id), actor=actor(operator), reason="spike")
+    app.control.purge()  # the first check's message is lost with the process that held it
+    stalled_since = timezone.now() - emergency.stall_after() - timedelta(seconds=1)
+    Plan.objects.filter(pk=beta.plan_id).update(stability_checked_at=stalled_since)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        assert not wait_for(lambda: Plan.objects.get(pk=beta.plan_id).stability_attempts > 0, timeout=1)
+        tasks.reconcile_all.delay()
+        assert wait_for(lambda: Plan.objects.get(pk=beta.plan_id).stability == Stability.VERIFIED)
+    assert AuditEvent.objects.filter(action="plan.emergency_stability_check").count() == 3
