@@ -118,6 +118,24 @@ def rollback_gate(actor: Actor, component, *, now: datetime, active_run) -> Gate
     return gate(actor, Permission.OPERATE, *blockers)
 
 
+def rollback_override_gate(actor: Actor, component, *, now: datetime, active_run) -> Gate | None:
+    """Rolling back after the phase's window closed: an admin's, with a reason. None while
+    the window is open (the plain rollback button is the one to use)."""
+    phase = component.phase
+    window = rollback_window(phase.promoted_at, phase.rollback_window_hours, now)
+    if window.open:
+        return None
+    blockers = engine.rollback_blockers(
+        component,
+        phase,
+        dependents=component.dependents.all(),
+        window=window,
+        active_run=active_run,
+        override=True,
+    )
+    return gate(actor, Permission.ADMIN, *blockers)
+
+
 def cancel_gate(actor: Actor, run) -> Gate:
     return gate(actor, Permission.OPERATE, *engine.cancel_blockers(run))
 

@@ -111,6 +111,9 @@ class ComponentPage(PlanPage):
             "retry": access.retry_gate(self.actor, self.component, active_run=self.active_run),
             "rollback": access.rollback_gate(self.actor, self.component, now=self.now, active_run=self.active_run),
         }
+        override = access.rollback_override_gate(self.actor, self.component, now=self.now, active_run=self.active_run)
+        if override is not None:
+            gates["rollback_override"] = override
         if self.active_run is not None:
             gates["cancel"] = access.cancel_gate(self.actor, self.active_run)
         return gates

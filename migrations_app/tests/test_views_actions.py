@@ -2,6 +2,7 @@
 and for the roles that may press it, the answer is the service's own (303 done, or its
 403/404/409/422 refusal); nothing is written for any refusal."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -233,3 +234,74 @@ def test_an_operator_starts_phase_one_once_the_checklist_is_complete(logged_in, 
     assert f"One started: run {run.pk}." in response.content.decode()
     assert run.triggered_by_name == "olga-operator" and run.reason == "because the test says so"
     assert tiny_plan.phases.get(key="one").state == "in_progress"
+
+
+@pytest.fixture
+def past_window(tiny_plan):
+    """alpha migrated in phase one, promoted: its window (0 h) is closed."""
+    from migrations_app.engine.tests.helpers import migrate, promote
+
+    alpha = migrate(tiny_plan.components.get(name="alpha"))
+    promote(tiny_plan.phases.get(key="one"), hours_ago=1)
+    return alpha
+
+
+def override_button(html: str) -> str:
+    found = re.search(r'<form[^>]*>(?:(?!</form>).)*id="btn-rollback-override".*?</form>', html, re.S)
+    return found.group(0) if found else ""
+
+
+@pytest.mark.django_db
+def test_after_the_window_only_an_admin_may_roll_back_and_the_page_says_so(
+    logged_in, operator, admin_user, past_window
+):
+    page = PLAN + "/components/alpha/"
+    html = logged_in(operator).get(page).content.decode()
+    assert re.search(r'id="btn-rollback"[^>]*disabled', html)
+    assert "an admin can override it with a reason" in html
+    button = override_button(html)
+    assert "disabled" in button and "needs the admin role" in button
+
+    button = override_button(logged_in(admin_user).get(page).content.decode())
+    assert "disabled" not in button
+    assert 'name="override" value="on"' in button and 'name="reason" required' in button
+
+
+@pytest.mark.django_db
+def test_no_override_is_offered_while_the_window_is_open(logged_in, admin_user, tiny_plan):
+    from migrations_app.engine.tests.helpers import migrate
+
+    migrate(tiny_plan.components.get(name="alpha"))
+    html = logged_in(admin_user).get(PLAN + "/components/alpha/").content.decode()
+    assert not re.search(r'id="btn-rollback"[^>]*disabled', html)
+    assert override_button(html) == ""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "who, form, status, said",
+    [
+        ("operator", {"override": "on", **REASON}, 403, "it needs the admin role"),
+        ("operator", REASON, 409, "an admin can override it with a reason"),
+        ("admin_user", {"override": "on", "reason": " "}, 422, "overriding the rollback window needs a reason"),
+    ],
+)
+def test_a_refused_override_writes_nothing(request, logged_in, past_window, who, form, status, said):
+    before = AuditEvent.objects.count()
+    response = logged_in(request.getfixturevalue(who)).post(
+        PLAN + "/components/alpha/rollback", form, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == status
+    assert said in response.content.decode()
+    assert not Run.objects.exists() and AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_an_admin_rolls_back_after_the_window_with_a_reason_and_it_is_audited(logged_in, admin_user, past_window):
+    form = {"override": "on", "reason": "corrupted rows found"}
+    response = logged_in(admin_user).post(PLAN + "/components/alpha/rollback", form)
+    assert response.status_code == 303
+    run = Run.objects.get(kind=Run.Kind.ROLLBACK)
+    assert run.component == past_window
+    event = AuditEvent.objects.get(action="component.rollback_overridden")
+    assert (event.actor_name, event.reason, event.data["override"]) == ("ada-admin", "corrupted rows found", True)

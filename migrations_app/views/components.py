@@ -38,7 +38,9 @@ def retry(request, plan_key, name):
 @button(Permission.OPERATE, "roll back a component")
 def rollback(request, plan_key, name):
     component = _component(plan_key, name)
-    engine.rollback_component(component, actor=actor_for(request), reason=reason_of(request))
+    # The override (past the phase's rollback window) is an admin's, with a reason: the service checks both.
+    override = request.POST.get("override") == "on"
+    engine.rollback_component(component, actor=actor_for(request), reason=reason_of(request), override=override)
     return done(request, f"Rolling back {component.name}.", f"/plans/{plan_key}/components/{name}/")
 
 
