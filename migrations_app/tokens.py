@@ -48,6 +48,16 @@ def create(*, name: str, scopes: list[str], actor: Actor, user=None) -> tuple[Ap
     return token, raw
 
 
+def revoke(token: ApiToken, *, actor: Actor, reason: str = "") -> bool:
+    """Revoke a token for good (audited); False when it was revoked already."""
+    actor.require(Permission.ADMIN, "revoke API tokens")
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if revoked:
+            audit.record(actor=actor, action="token.revoked", target=token, reason=reason)
+    return bool(revoked)
+
+
 def authenticate(raw: str) -> ApiToken | None:
     if not raw.startswith(TOKEN_PREFIX):
         return None

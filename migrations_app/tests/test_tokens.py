@@ -90,3 +90,22 @@ def test_token_names_are_unique():
     with pytest.raises(CommandError, match="already exists"):
         create_token("dup", "--scopes", "read")
     assert ApiToken.objects.filter(name="dup").count() == 1
+
+
+@pytest.mark.django_db
+def test_revoking_is_an_admins_audited_act_and_happens_once(client, tiny_plan, viewer, admin_user):
+    from conftest import actor
+    from migrations_app import tokens
+    from migrations_app.errors import NotAllowed
+    from migrations_app.models import AuditEvent
+
+    raw = create_token("leaving", "--scopes", "read")
+    token = ApiToken.objects.get(name="leaving")
+    with pytest.raises(NotAllowed):
+        tokens.revoke(token, actor=actor(viewer))
+    assert client.get("/api/v1/plans/tiny", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+    assert tokens.revoke(token, actor=actor(admin_user), reason="laptop lost") is True
+    assert tokens.revoke(token, actor=actor(admin_user)) is False
+    assert client.get("/api/v1/plans/tiny", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+    event = AuditEvent.objects.get(action="token.revoked")
+    assert (event.actor_name, event.reason) == ("ada-admin", "laptop lost")

@@ -22,12 +22,21 @@ class SetupError(Exception):
     pass
 
 
-def create_token(plan: str) -> str:
-    """A service token for a simulator run beside the control plane (same database)."""
+def create_token(plan: str):
+    """A service token for a simulator run beside the control plane (same database):
+    the row (to revoke when the run ends) and the raw token."""
     from migrations_app import tokens
     from migrations_app.roles import CLI
 
-    return tokens.create(name=f"simulator-{plan}-{secrets.token_hex(4)}", scopes=TOKEN_SCOPES, actor=CLI)[1]
+    return tokens.create(name=f"simulator-{plan}-{secrets.token_hex(4)}", scopes=TOKEN_SCOPES, actor=CLI)
+
+
+def revoke_token(row) -> None:
+    """The token a run created dies with it: each start of the demo makes a new one."""
+    from migrations_app import tokens
+    from migrations_app.roles import CLI
+
+    tokens.revoke(row, actor=CLI, reason="the simulator run that created it stopped")
 
 
 def listen_address(port: int | None) -> tuple[str, int]:

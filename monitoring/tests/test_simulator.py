@@ -249,6 +249,20 @@ def test_the_simulate_command_reports_to_the_control_plane(live_server, plan_and
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_token_the_simulate_command_created_is_revoked_when_it_stops(live_server, plan_and_token, capsys):
+    from migrations_app.models import ApiToken, AuditEvent
+
+    call_command("simulate", PLAN, "--url", live_server.url, "--port", "0", "--duration", "1.5")
+    assert "Created an API token for the simulator" in capsys.readouterr().out
+    created = ApiToken.objects.get(name__startswith=f"simulator-{PLAN}-")
+    assert created.last_used_at is not None  # it reported with it
+    assert created.revoked_at is not None
+    assert AuditEvent.objects.filter(action="token.revoked", target_id=str(created.pk)).count() == 1
+    assert MetricSample.objects.exists()
+    assert ApiToken.objects.get(name="simulator").revoked_at is None  # a token it was given is left alone
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_simulator_refuses_an_unknown_plan(live_server, plan_and_token):
     with pytest.raises(SetupError, match="has no plan 'nope'"):
         build("nope", base_url=live_server.url, token=plan_and_token)

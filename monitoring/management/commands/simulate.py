@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring.simulator.launch import SetupError, build, create_token, listen_address
+from monitoring.simulator.launch import SetupError, build, create_token, listen_address, revoke_token
 from monitoring.simulator.model import FaultError
 
 
@@ -46,9 +46,17 @@ class Command(BaseCommand):
             raise CommandError("--rate must be above 0")
         # A line per request (several a second) would bury what matters: warnings, faults set.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        created = None
         if not token:
-            token = create_token(plan)
+            created, token = create_token(plan)
             self.stdout.write("Created an API token for the simulator (metrics:write, rollout:read, read).")
+        try:
+            self._simulate(plan, url, token, port, rate, fault, seed, duration)
+        finally:
+            if created is not None:
+                revoke_token(created)
+
+    def _simulate(self, plan, url, token, port, rate, fault, seed, duration):
         try:
             simulator = build(plan, base_url=url, token=token, faults=fault, rate=rate, seed=seed)
         except (SetupError, FaultError) as error:
