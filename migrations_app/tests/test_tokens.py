@@ -109,3 +109,18 @@ def test_revoking_is_an_admins_audited_act_and_happens_once(client, tiny_plan, v
     assert client.get("/api/v1/plans/tiny", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
     event = AuditEvent.objects.get(action="token.revoked")
     assert (event.actor_name, event.reason) == ("ada-admin", "laptop lost")
+
+
+@pytest.mark.django_db
+def test_revoketoken_revokes_by_name_and_says_what_it_cannot_do(client, tiny_plan):
+    raw = create_token("ci", "--scopes", "read")
+    out = StringIO()
+    call_command("revoketoken", "ci", "--reason", "pipeline retired", stdout=out)
+    assert "Token 'ci' revoked." in out.getvalue()
+    assert client.get("/api/v1/plans/tiny", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+    assert AuditEvent.objects.get(action="token.revoked").reason == "pipeline retired"
+    with pytest.raises(CommandError, match="token 'ci' was revoked already"):
+        call_command("revoketoken", "ci")
+    with pytest.raises(CommandError, match="no token named 'nope'"):
+        call_command("revoketoken", "nope")
+    assert AuditEvent.objects.filter(action="token.revoked").count() == 1
