@@ -144,9 +144,13 @@ def cancel_gate(actor: Actor, run) -> Gate:
 
 
 def rollout_gates(actor: Actor, plan, rollout, *, now: datetime) -> dict[str, Gate]:
-    """Start, pause, resume, percentage, planned rollback and the switches of one rollout."""
+    """Start, pause, resume, percentage, planned rollback (and its admin override after the
+    window) and the switches of one rollout."""
     refused = rollout_services.blockers(plan, rollout, now=now)
-    return {action: gate(actor, Permission.OPERATE, *blockers) for action, blockers in refused.items()}
+    needs = {"planned_rollback_override": Permission.ADMIN}
+    return {
+        action: gate(actor, needs.get(action, Permission.OPERATE), *blockers) for action, blockers in refused.items()
+    }
 
 
 # --- Approvals -----------------------------------------------------------------------------

@@ -52,7 +52,8 @@ def blockers(plan: Plan, rollout: Rollout, *, now) -> dict[str, list[str]]:
     label = _state_label(rollout)
     phase = rollout.component.phase
     window = windows.rollback_window(phase.promoted_at, phase.rollback_window_hours, now)
-    return {
+    state_blockers = [] if rollout.state in ROLLBACKABLE else [f"{label}: it cannot be rolled back"]
+    refused = {
         "start": _traffic_blockers(plan, rollout)
         + (
             []
@@ -65,10 +66,14 @@ def blockers(plan: Plan, rollout: Rollout, *, now) -> dict[str, list[str]]:
         "percentage": [f"{label}: start it again rather than setting a percentage"]
         if rollout.state in (R.ROLLING_BACK, R.ROLLED_BACK)
         else [],
-        "planned_rollback": ([] if rollout.state in ROLLBACKABLE else [f"{label}: it cannot be rolled back"])
+        "planned_rollback": state_blockers
         + ([] if window.open else [f"phase {phase.key}: {window.describe()}; an admin may override it with a reason"]),
         "switches": [],
     }
+    if not window.open:
+        # Past the window only an admin goes on, with a reason (the caller checks the role).
+        refused["planned_rollback_override"] = state_blockers
+    return refused
 
 
 def start_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollout:

@@ -305,3 +305,50 @@ def test_an_admin_rolls_back_after_the_window_with_a_reason_and_it_is_audited(lo
     assert run.component == past_window
     event = AuditEvent.objects.get(action="component.rollback_overridden")
     assert (event.actor_name, event.reason, event.data["override"]) == ("ada-admin", "corrupted rows found", True)
+
+
+@pytest.fixture
+def beta_past_window(tiny_plan, operator):
+    """beta migrated, its rollout progressing, phase two promoted 30 h ago (window 24 h)."""
+    from conftest import actor
+    from migrations_app.engine.tests.helpers import migrate
+    from migrations_app.models import Phase
+    from migrations_app.rollout import services
+
+    migrate(tiny_plan.components.get(name="alpha"))
+    beta = migrate(tiny_plan.components.get(name="beta"))
+    services.start_rollout(Rollout.objects.get(component=beta), actor=actor(operator))
+    Phase.objects.filter(key="two", plan=tiny_plan).update(
+        state="promoted", promoted_at=timezone.now() - timedelta(hours=30)
+    )
+    return Rollout.objects.get(component=beta)
+
+
+def planned_override_button(html: str) -> str:
+    found = re.search(r'<form[^>]*>(?:(?!</form>).)*id="btn-planned-rollback-override-beta".*?</form>', html, re.S)
+    return found.group(0) if found else ""
+
+
+@pytest.mark.django_db
+def test_after_the_window_a_planned_rollback_is_an_admins_override_on_the_card(
+    logged_in, operator, admin_user, beta_past_window
+):
+    html = logged_in(operator).get(PLAN + "/").content.decode()
+    assert re.search(r'id="btn-planned-rollback-beta"[^>]*disabled', html)
+    button = planned_override_button(html)
+    assert "disabled" in button and "needs the admin role" in button
+
+    form = {"override": "on", "reason": "customer data at risk"}
+    response = logged_in(operator).post(PLAN + "/components/beta/rollout/planned-rollback", form)
+    assert response.status_code == 403
+    beta_past_window.refresh_from_db()
+    assert beta_past_window.state == RolloutState.PROGRESSING
+    assert not AuditEvent.objects.filter(action="rollout.window_overridden").exists()
+
+    client = logged_in(admin_user)
+    assert "disabled" not in planned_override_button(client.get(PLAN + "/").content.decode())
+    assert client.post(PLAN + "/components/beta/rollout/planned-rollback", form).status_code == 303
+    beta_past_window.refresh_from_db()
+    assert beta_past_window.state == RolloutState.ROLLING_BACK
+    event = AuditEvent.objects.get(action="rollout.window_overridden")
+    assert (event.actor_name, event.reason) == ("ada-admin", "customer data at risk")

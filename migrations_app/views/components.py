@@ -75,7 +75,12 @@ def set_percentage(request, plan_key, name):
 
 @button(Permission.OPERATE, "roll back a component")
 def planned_rollback(request, plan_key, name):
-    rollouts.planned_rollback(_rollout(plan_key, name), actor=actor_for(request), reason=reason_of(request))
+    reason = reason_of(request)
+    # Past the phase's rollback window the same reason is the admin's override reason.
+    override_reason = reason if request.POST.get("override") == "on" else ""
+    rollouts.planned_rollback(
+        _rollout(plan_key, name), actor=actor_for(request), reason=reason, override_reason=override_reason
+    )
     return done(request, f"{name}: planned rollback started (75, 50, 25, 10, 0%).", f"/plans/{plan_key}/")
 
 
