@@ -246,9 +246,14 @@ def past_window(tiny_plan):
     return alpha
 
 
-def override_button(html: str) -> str:
-    found = re.search(r'<form[^>]*>(?:(?!</form>).)*id="btn-rollback-override".*?</form>', html, re.S)
+def form_of_button(html: str, button_id: str) -> str:
+    """The form around the button with that id ("" when the page has none)."""
+    found = re.search(rf'<form[^>]*>(?:(?!</form>).)*id="btn-{button_id}".*?</form>', html, re.S)
     return found.group(0) if found else ""
+
+
+def override_button(html: str) -> str:
+    return form_of_button(html, "rollback-override")
 
 
 @pytest.mark.django_db
@@ -325,8 +330,7 @@ def beta_past_window(tiny_plan, operator):
 
 
 def planned_override_button(html: str) -> str:
-    found = re.search(r'<form[^>]*>(?:(?!</form>).)*id="btn-planned-rollback-override-beta".*?</form>', html, re.S)
-    return found.group(0) if found else ""
+    return form_of_button(html, "planned-rollback-override-beta")
 
 
 @pytest.mark.django_db
