@@ -15,6 +15,7 @@ temporary SQLite file) and without Redis, so it touches nothing else.
 import json
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -142,9 +143,14 @@ def _bench_database() -> tuple[str, object]:
 
 def _child_env(database_url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}}
+    # The server's beat probes the plan's target database: one that cannot be opened fails
+    # the health gate, and the controller would roll the arranged rollouts back mid-run.
+    target = Path(tempfile.gettempdir()) / "switchyard-bench-target.sqlite3"
+    sqlite3.connect(target).close()
     return env | {
         "DJANGO_SETTINGS_MODULE": "benchmarks._rollout_settings",
         "DATABASE_URL": database_url,
+        "TARGET_DATABASES": f"target=sqlite:///{target}",
         "SECRET_KEY": env.get("SECRET_KEY") or "bench-only-not-secret",
         "LOG_LEVEL": "WARNING",
     }
