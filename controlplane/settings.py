@@ -161,7 +161,16 @@ else:
                 # redis-py refuses a command at once ("Too many connections") when this many
                 # are busy; every socket that opens or closes sends one, so a crowd of
                 # browsers leaving at once would stay in the plan's group (its default is 100).
-                "hosts": [{"address": REDIS_URL, "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS}],
+                # Its default read timeout (5 s) is exactly as long as the layer's blocking
+                # pop waits for a message (brpop_timeout): an idle wait would often end in a
+                # timeout error instead of an empty answer.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
+                        "socket_timeout": 15,
+                    }
+                ],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "switchyard"),
                 "capacity": CHANNEL_CAPACITY,
             },
