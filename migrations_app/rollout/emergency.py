@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from migrations_app import approvals, audit, broadcast
@@ -104,7 +105,9 @@ def resume_stalled(now: datetime | None = None) -> list[int]:
     triggered, from the reconcile beat; a check sent twice does nothing the second time.
     Returns the plans' ids."""
     deadline = (now or timezone.now()) - stall_after()
-    stalled = Plan.objects.filter(stability=Stability.VERIFYING, stability_checked_at__lt=deadline)
+    # A verification under way when the mark was added to the schema has none yet.
+    overdue = Q(stability_checked_at__lt=deadline) | Q(stability_checked_at__isnull=True)
+    stalled = Plan.objects.filter(overdue, stability=Stability.VERIFYING)
     resumed = []
     for plan_id, epoch, attempts in stalled.values_list("pk", "epoch", "stability_attempts"):
         schedule_stability_check(plan_id, epoch, attempts + 1)

@@ -72,3 +72,17 @@ def test_a_verification_whose_check_was_lost_is_resumed_by_the_reconcile_beat(be
         tasks.reconcile_all.delay()
         assert wait_for(lambda: Plan.objects.get(pk=beta.plan_id).stability == Stability.VERIFIED)
     assert AuditEvent.objects.filter(action="plan.emergency_stability_check").count() == 3
+
+
+def test_a_verification_under_way_before_its_checks_were_timed_is_resumed_by_the_reconcile_beat(
+    beta, operator, settings
+):
+    settings.STABILITY_CHECK_INTERVAL_SECONDS = 0
+    services.start_rollout(rollout_of(beta), actor=actor(operator))
+    emergency.emergency_rollback(Plan.objects.get(pk=beta.plan_id), actor=actor(operator), reason="spike")
+    app.control.purge()
+    # As the schema migration that added the mark left a plan that was verifying then.
+    Plan.objects.filter(pk=beta.plan_id).update(stability_checked_at=None)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        tasks.reconcile_all.delay()
+        assert wait_for(lambda: Plan.objects.get(pk=beta.plan_id).stability == Stability.VERIFIED)
