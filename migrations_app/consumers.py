@@ -1,24 +1,27 @@
 """The websocket a plan page opens (`/ws/plans/KEY/?view=...`).
 
-It joins the plan's group and, for each event, pushes the page's regions that the event
-touches as `hx-swap-oob` HTML, led by `<!--seq:N-->`, the event's number in the plan's
-sequence. Events that touch nothing on the page still send `{"seq": N}`, and chart points
-go as JSON (an event's points, `{"charts": [...]}`, just before its numbered message), so
-the browser sees every number and knows when it missed one. On connect
-the socket says `{"hello": true, "seq": N}`: a page older than N fetches its regions.
+For each event of its plan it pushes the page's regions that the event touches as
+`hx-swap-oob` HTML, led by `<!--seq:N-->`, the event's number in the plan's sequence.
+Events that touch nothing on the page still send `{"seq": N}`, and chart points go as JSON
+(an event's points, `{"charts": [...]}`, just before its numbered message), so the browser
+sees every number and knows when it missed one. On connect the socket says
+`{"hello": true, "seq": N}`: a page older than N fetches its regions.
 
-Renders are shared: every socket of one process showing the same page to the same kind
-of user gets one render per event, so 200 open browsers cost one set of queries.
+Events come through the process's hub (hub.py: one member of the plan's group per
+process, not one per socket), and renders are shared: every socket of one process showing
+the same page to the same kind of user gets one render per event, started as soon as the
+event reaches the process, so 200 open browsers cost one set of queries.
 """
 
 import asyncio
+import logging
 from collections import OrderedDict
 from urllib.parse import parse_qsl
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from migrations_app import broadcast, fragments
+from migrations_app import broadcast, fragments, hub
 from migrations_app.broadcast import Event
 from migrations_app.errors import DomainError
 from migrations_app.models import Plan
@@ -26,15 +29,15 @@ from migrations_app.roles import Actor, Permission
 
 # Close codes a page shows as "refused" (not "lost"): the browser does not retry them.
 UNAUTHENTICATED, FORBIDDEN, NOT_FOUND = 4401, 4403, 4404
-# Group membership expires in the channel layer (a day by default): an open page renews
-# its own well before, or it would silently stop hearing its plan.
-REJOIN_SECONDS = 3600
+INTERNAL_ERROR = 1011
+
+logger = logging.getLogger(__name__)
 
 _renders: OrderedDict = OrderedDict()
 RENDER_MEMORY = 512
 
 
-def _shared_render(key, render):
+def _shared_render(key, render) -> asyncio.Future:
     """One render per key in this process: the first socket starts it, the others await it."""
     future = _renders.get(key)
     if future is None:
@@ -46,8 +49,11 @@ def _shared_render(key, render):
 
 
 class PlanConsumer(AsyncJsonWebsocketConsumer):
-    group = None
-    rejoin = None
+    # Events come from the hub, not from a channel of this socket's own.
+    channel_layer_alias = None
+    plan = None
+    inbox = None
+    sender = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -59,47 +65,54 @@ class PlanConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.query = dict(parse_qsl(self.scope.get("query_string", b"").decode()))
-        self.plan = await self._page_plan(self.scope["url_route"]["kwargs"]["plan_key"])
-        if self.plan is None:
+        plan = await self._page_plan(self.scope["url_route"]["kwargs"]["plan_key"])
+        if plan is None:
             await self.close(code=NOT_FOUND)
             return
-        self.group = broadcast.plan_group(self.plan.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        self.rejoin = asyncio.ensure_future(self._keep_joined())
+        # Listening before the hello's number is read: no event after it can be missed.
+        self.plan, self.inbox = plan, hub.Inbox()
+        await hub.current().join(plan.pk, self)
         await self.accept()
         seq = await database_sync_to_async(broadcast.current_sequence)(self.plan.pk)
         await self.send_json({"hello": True, "seq": seq})
+        self.sender = asyncio.ensure_future(self._send_events())
 
     async def disconnect(self, code):
-        if self.rejoin:
-            self.rejoin.cancel()
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def _keep_joined(self):
-        while True:
-            await asyncio.sleep(REJOIN_SECONDS)
-            await self.channel_layer.group_add(self.group, self.channel_name)
-
-    async def dispatch(self, message):
-        # Channels runs a thread hop to close stale database connections before every
-        # handler: one per socket per event, all queued ahead of the one shared render.
-        # plan_event's database work goes through database_sync_to_async, which closes
-        # stale connections itself, so its messages skip the hop.
-        if message["type"] == broadcast.MESSAGE_TYPE:
-            await self.plan_event(message)
-            return
-        await super().dispatch(message)
+        if self.sender:
+            self.sender.cancel()
+        if self.plan:
+            await hub.current().leave(self.plan.pk, self)
 
     async def receive_json(self, content, **kwargs):
         """The page sends nothing; a socket is for listening."""
 
-    async def plan_event(self, message):
+    def deliver(self, message: dict) -> None:
+        """From the hub, for each event: its render starts now, shared with every socket
+        of this process that shows the same page to the same kind of user."""
         seq, event, payload = message.get("seq", 0), message["event"], message["payload"]
         if event == Event.CHART_POINTS:
+            rendered = None
+        else:
+            rendered = _shared_render(self._render_key(seq, event), lambda: self._render(event, payload, seq))
+        self.inbox.put((seq, event, payload, rendered))
+
+    async def _send_events(self):
+        try:
+            while True:
+                await self._send_event(*await self.inbox.get())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A page that stops hearing its plan must not look live: closed, it says "lost",
+            # reconnects and fetches its regions afresh.
+            logger.exception("plan %s socket: could not send an event", self.plan.key)
+            await self.close(code=INTERNAL_ERROR)
+
+    async def _send_event(self, seq, event, payload, rendered):
+        if rendered is None:
             await self.send_json({"seq": seq, "chart": payload})
             return
-        html, points = await _shared_render(self._render_key(seq, event), lambda: self._render(event, payload, seq))
+        html, points = await rendered
         if points:
             # Unnumbered and sent first: the numbered message after it closes the event.
             await self.send_json({"charts": points})

@@ -165,9 +165,10 @@ async def test_chart_points_arrive_as_json_with_their_number(tiny_plan, viewer):
 async def test_a_socket_that_connects_after_events_is_told_the_latest_number(tiny_plan, operator, viewer):
     before = await database_sync_to_async(broadcast.current_sequence)(tiny_plan.pk)
     await tick_first_item(tiny_plan, operator)
-    _, hello_seq = await connected("tiny", viewer)
+    comm, hello_seq = await connected("tiny", viewer)
     # The page rendered before the tick holds `before`: the hello tells it to re-sync.
     assert hello_seq == before + 2
+    await comm.disconnect()
 
 
 @pytest.mark.asyncio
@@ -189,9 +190,9 @@ async def test_a_rollout_change_sends_its_chart_point_then_its_numbered_fragment
 async def test_an_open_page_renews_its_group_membership_before_it_expires(tiny_plan, viewer, monkeypatch):
     from channels.layers import get_channel_layer
 
-    from migrations_app import consumers
+    from migrations_app import hub
 
-    monkeypatch.setattr(consumers, "REJOIN_SECONDS", 0.2)
+    monkeypatch.setattr(hub, "REJOIN_SECONDS", 0.2)
     comm, _ = await connected("tiny", viewer)
     # The Redis layer forgets the group's members, as it does when group_expiry passes.
     layer = get_channel_layer()

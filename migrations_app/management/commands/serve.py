@@ -28,7 +28,13 @@ class Command(BaseCommand):
         # Channels' ProtocolTypeRouter does not speak lifespan: the embedded worker is
         # started and stopped around the server instead.
         config = uvicorn.Config(
-            "controlplane.asgi:application", host=host, port=port, lifespan="off", log_level="warning", access_log=False
+            "controlplane.asgi:application",
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
 
