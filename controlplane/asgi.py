@@ -6,6 +6,7 @@ consumer then refuses anonymous users and plans the user may not see.
 
 import gc
 import os
+from pathlib import Path
 
 from django.core.asgi import get_asgi_application
 
@@ -24,6 +25,21 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+
+def compile_templates() -> None:
+    """Compile the project's templates now (the cached loader keeps them), so that the first
+    page and the first live event after a start are not the slow ones."""
+    from django.conf import settings
+    from django.template.loader import get_template
+
+    for directory in settings.TEMPLATES[0]["DIRS"]:
+        for path in sorted(Path(directory).rglob("*.html")):
+            get_template(path.relative_to(directory).as_posix())
+
+
+compile_templates()
 
 # Everything loaded so far lives as long as the process: keep it out of the collector's
 # full passes, which otherwise stall the event loop (and every open socket) for ~100 ms.
