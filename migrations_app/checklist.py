@@ -19,7 +19,7 @@ def tick(item: ChecklistItem, *, actor: Actor) -> ChecklistItem:
 
     1. Only an operator (or admin) person ticks: the tick records who vouched for it.
     2. Lock the item; refuse if the first phase has started or someone ticked it already.
-    3. Write who and when, record the audit event, publish the change after commit.
+    3. Write who and when; after commit the change is published, then its audit event.
     """
     actor.require(Permission.OPERATE, "tick the readiness checklist")
     if not actor.is_person:
@@ -34,6 +34,7 @@ def tick(item: ChecklistItem, *, actor: Actor) -> ChecklistItem:
         now = timezone.now()
         ChecklistItem.objects.filter(pk=item.pk, checked_at__isnull=True).update(checked_by=actor.user, checked_at=now)
         current.checked_by, current.checked_at = actor.user, now
+        _publish(current, actor)  # the change first, then its audit event
         audit.record(
             actor=actor,
             action="checklist.ticked",
@@ -41,7 +42,6 @@ def tick(item: ChecklistItem, *, actor: Actor) -> ChecklistItem:
             before={"checked_by": None, "checked_at": None},
             after={"checked_by": actor.name, "checked_at": now.isoformat()},
         )
-        _publish(current, actor)
     return current
 
 
@@ -55,6 +55,7 @@ def untick(item: ChecklistItem, *, actor: Actor, reason: str = "") -> ChecklistI
         before = {"checked_by": _checker_name(current), "checked_at": current.checked_at.isoformat()}
         ChecklistItem.objects.filter(pk=item.pk).update(checked_by=None, checked_at=None)
         current.checked_by, current.checked_at = None, None
+        _publish(current, actor)
         audit.record(
             actor=actor,
             action="checklist.unticked",
@@ -63,7 +64,6 @@ def untick(item: ChecklistItem, *, actor: Actor, reason: str = "") -> ChecklistI
             after={"checked_by": None, "checked_at": None},
             reason=reason.strip(),
         )
-        _publish(current, actor)
     return current
 
 

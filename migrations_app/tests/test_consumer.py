@@ -74,13 +74,12 @@ async def test_a_socket_for_an_unknown_plan_or_page_is_refused(tiny_plan, viewer
 async def test_a_tick_reaches_an_open_page_as_its_checklist_fragment_with_the_next_numbers(tiny_plan, operator, viewer):
     comm, hello_seq = await connected("tiny", viewer)
     await tick_first_item(tiny_plan, operator)
-    messages = [await comm.receive_from(timeout=3), await comm.receive_from(timeout=3)]
-    assert sorted(sequence_of(m) for m in messages) == [hello_seq + 1, hello_seq + 2]
-    fragment = next(m for m in messages if 'id="checklist"' in m)
-    assert 'hx-swap-oob="true"' in fragment
+    fragment, audit = await comm.receive_from(timeout=3), await comm.receive_from(timeout=3)
+    # The change first, then its audit event.
+    assert (sequence_of(fragment), sequence_of(audit)) == (hello_seq + 1, hello_seq + 2)
+    assert 'id="checklist"' in fragment and 'hx-swap-oob="true"' in fragment
     assert "Ticked by <strong>olga-operator</strong>" in fragment
-    audit = next(m for m in messages if 'id="audit-latest"' in m)
-    assert "checklist.ticked" in audit
+    assert 'id="audit-latest"' in audit and "checklist.ticked" in audit
     await comm.disconnect()
 
 
