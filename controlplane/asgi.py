@@ -27,7 +27,6 @@ application = ProtocolTypeRouter(
 )
 
 
-
 def compile_templates() -> None:
     """Compile the project's templates now (the cached loader keeps them), so that the first
     page and the first live event after a start are not the slow ones."""
