@@ -15,7 +15,7 @@ from migrations_app.models import Plan, Step
 def databases_of(plan: Plan) -> list[str]:
     """The TARGET_DATABASES names the plan's steps act on."""
     used = Step.objects.filter(component__plan=plan).exclude(database="").values_list("database", flat=True)
-    return sorted(set(used) & set(settings.TARGET_DATABASES))
+    return sorted(set(used.distinct().order_by()) & set(settings.TARGET_DATABASES))
 
 
 def vendor_of(alias: str) -> str:

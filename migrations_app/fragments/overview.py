@@ -11,7 +11,7 @@ from django.db.models import Count, OuterRef, Subquery
 
 from migrations_app import access, faults, promotion
 from migrations_app.broadcast import Event
-from migrations_app.models import Approval, AuditEvent, Component, Run, StepAttempt
+from migrations_app.models import Approval, AuditEvent, Component, Phase, Run, StepAttempt
 from migrations_app.states import ComponentState, PhaseState, RolloutState
 from migrations_app.timescale import scaled
 from migrations_app.windows import rollback_window
@@ -73,7 +73,7 @@ def progress_of(component, latest: list[StepAttempt], now: datetime) -> Progress
     estimate = timedelta(minutes=component.estimated_minutes) if component.estimated_minutes else None
     done = sum(1 for a in latest if a.direction == A.Direction.FORWARD and a.status == A.Status.COMPLETED)
     running = any(a.status == A.Status.STARTED for a in latest)
-    newest_run = max(latest, key=lambda a: (a.started_at, a.pk)).run_id if latest else None
+    newest_run = max(latest, key=lambda a: (a.started_at, a.id)).run_id if latest else None
     of_run = [a for a in latest if a.run_id == newest_run]
     elapsed = None
     if of_run:
@@ -163,11 +163,13 @@ def latest_attempts_in_newest_runs(components) -> dict[int, list[StepAttempt]]:
     grouped: dict[int, dict[int, StepAttempt]] = defaultdict(dict)
     if not newest:
         return {}
-    fields = ("pk", "run_id", "component_id", "step_id", "direction", "status", "started_at", "finished_at")
+    fields = ("id", "run_id", "component_id", "step_id", "direction", "status", "started_at", "finished_at")
     # By run only: a component filter beside it makes PostgreSQL AND in the component index,
     # which reads every attempt the components ever had (300,000 rows for 100,000 runs).
-    attempts = A.objects.filter(run_id__in=set(newest.values())).only(*fields)
-    for attempt in attempts.order_by("started_at", "pk"):
+    # Rows as named tuples: progress needs these fields only, and a model instance per
+    # attempt costs several times more to build.
+    attempts = A.objects.filter(run_id__in=set(newest.values())).values_list(*fields, named=True)
+    for attempt in attempts.order_by("started_at", "id"):
         if newest.get(attempt.component_id) == attempt.run_id:
             grouped[attempt.component_id][attempt.step_id] = attempt  # later ones replace earlier
     return {pk: list(by_step.values()) for pk, by_step in grouped.items()}
@@ -213,14 +215,16 @@ class OverviewPage(PlanPage):
     def components(self) -> list[Component]:
         components = list(
             Component.objects.filter(plan=self.plan)
-            .select_related("rollout", "phase")
+            .select_related("rollout")
             .annotate(step_count=Count("steps"), newest_run=newest_run_of_component())
             .order_by("position")
         )
-        # Dependencies stay within a plan: their pairs, matched to the components in hand
-        # (a prefetch would build a related manager and a second instance per component).
+        # Phases and dependencies stay within a plan: matched to the instances in hand (a
+        # join or a prefetch would build a second instance per component).
+        phases = {phase.pk: phase for phase in self.plan_phases}
         by_pk = {c.pk: c for c in components}
         for c in components:
+            c.phase = phases[c.phase_id]
             c.dependencies = []
         pairs = Component.depends_on.through.objects.filter(from_component__plan=self.plan)
         pairs = pairs.values_list("from_component_id", "to_component_id").order_by("to_component__position")
@@ -265,15 +269,21 @@ class OverviewPage(PlanPage):
         return all(item.is_checked for item in self.checklist)
 
     @cached_property
-    def phases(self):
+    def plan_phases(self) -> list[Phase]:
         phases = list(self.plan.phases.order_by("position"))
+        for phase in phases:
+            phase.plan = self.plan
+        return phases
+
+    @cached_property
+    def phases(self):
+        phases = self.plan_phases
         by_phase = defaultdict(list)
         for c in self.components:
             by_phase[c.phase_id].append(c)
         promotion_requests = {a.phase_id: a for a in self.pending_approvals if a.kind == Approval.Kind.PHASE_PROMOTION}
         previous = None
         for phase in phases:
-            phase.plan = self.plan
             members = by_phase[phase.pk]
             phase.members = members
             phase.migrated = sum(1 for c in members if c.state == ComponentState.COMPLETED)
