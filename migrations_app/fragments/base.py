@@ -85,6 +85,8 @@ class PlanPage:
     @cached_property
     def emergency_events(self) -> list[AuditEvent]:
         """The latest emergency rollback and what followed it (stability checks, result)."""
+        if not self.plan.stability:
+            return []  # never rolled back in an emergency: each one starts a stability verification
         return list(
             AuditEvent.objects.filter(plan=self.plan, action__contains="emergency")
             .only("at", "actor_name", "action", "reason", "target_label", "data")

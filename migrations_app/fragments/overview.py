@@ -100,26 +100,44 @@ class TrafficCard:
         return self.health.thresholds if self.health else (self.rollout.health or {})
 
     @property
+    def limits(self) -> dict:
+        """The thresholds as the health table's headings show them."""
+        limits = self.thresholds
+        return {
+            "error_rate": _number(limits.get("max_error_rate"), 100, "%"),
+            "avg_latency": _number(limits.get("max_avg_latency_ms"), 1, " ms"),
+            "p95_latency": _number(limits.get("warn_p95_latency_ms"), 1, " ms"),
+        }
+
+    @property
     def providers(self) -> list:
-        """Each provider's figures beside the thresholds they are judged against."""
+        """Each provider's figures beside the thresholds they are judged against, as shown."""
         if self.health is None:
             return []
         limits = self.thresholds
         rows = []
         for p in self.health.providers.values():
+            error_over = bool(p.samples and p.error_rate > limits.get("max_error_rate", 1))
+            avg_over = bool(p.avg_latency_ms and p.avg_latency_ms > limits.get("max_avg_latency_ms", 1e12))
+            p95_over = bool(p.p95_latency_ms and p.p95_latency_ms > limits.get("warn_p95_latency_ms", 1e12))
             rows.append(
                 {
                     "provider": p.provider,
                     "samples": p.samples,
-                    "error_rate": p.error_rate * 100 if p.samples else None,
-                    "error_over": bool(p.samples and p.error_rate > limits.get("max_error_rate", 1)),
-                    "avg_latency_ms": p.avg_latency_ms,
-                    "avg_over": bool(p.avg_latency_ms and p.avg_latency_ms > limits.get("max_avg_latency_ms", 1e12)),
-                    "p95_latency_ms": p.p95_latency_ms,
-                    "p95_over": bool(p.p95_latency_ms and p.p95_latency_ms > limits.get("warn_p95_latency_ms", 1e12)),
+                    "error_rate": (f"{p.error_rate * 100:.1f}%" if p.samples else "—") + (" ✖" if error_over else ""),
+                    "error_over": error_over,
+                    "avg_latency": _number(p.avg_latency_ms, 1, " ms") + (" ✖" if avg_over else ""),
+                    "avg_over": avg_over,
+                    "p95_latency": _number(p.p95_latency_ms, 1, " ms") + (" ⚠" if p95_over else ""),
+                    "p95_over": p95_over,
                 }
             )
         return rows
+
+
+def _number(value: float | None, scale: float, unit: str) -> str:
+    """A figure rounded to a whole number with its unit, or a dash when there is none."""
+    return "—" if value is None else f"{value * scale:.0f}{unit}"
 
 
 def traffic_card(plan, component, actor, now: datetime, health: HealthVerdict | None) -> TrafficCard:
@@ -222,14 +240,15 @@ class OverviewPage(PlanPage):
         # Phases and dependencies stay within a plan: matched to the instances in hand (a
         # join or a prefetch would build a second instance per component).
         phases = {phase.pk: phase for phase in self.plan_phases}
-        by_pk = {c.pk: c for c in components}
-        for c in components:
-            c.phase = phases[c.phase_id]
-            c.dependencies = []
+        names = {c.pk: c.name for c in components}
+        depends_on = defaultdict(list)
         pairs = Component.depends_on.through.objects.filter(from_component__plan=self.plan)
         pairs = pairs.values_list("from_component_id", "to_component_id").order_by("to_component__position")
         for source, target in pairs:
-            by_pk[source].dependencies.append(by_pk[target])
+            depends_on[source].append(names[target])
+        for c in components:
+            c.phase = phases[c.phase_id]
+            c.depends_on_text = ", ".join(depends_on[c.pk]) or "—"
         latest = latest_attempts_in_newest_runs(components)
         traffic = [c for c in components if c.traffic]
         for c in traffic:
@@ -249,9 +268,10 @@ class OverviewPage(PlanPage):
 
     @cached_property
     def pending_approvals(self) -> list[Approval]:
+        # The regions show each one's own words (summary, counts, times) and link to its
+        # page; a join to its phase or rollout would cost more than the rest of the query.
         return list(
             Approval.objects.filter(plan=self.plan, state=Approval.State.PENDING)
-            .select_related("phase", "rollout__component")
             .annotate(vote_count=Count("votes"))
             .order_by("requested_at")
         )
