@@ -4,10 +4,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .labels import ChoiceLabels
 from .plan import Phase, Plan, Rollout
 
 
-class Approval(models.Model):
+class Approval(ChoiceLabels):
     class Kind(models.TextChoices):
         PHASE_PROMOTION = "phase_promotion", "Phase promotion"
         ROLLOUT_STEP = "rollout_step", "Rollout step"

@@ -9,6 +9,8 @@ from django.db.models import Q
 
 from migrations_app.states import ComponentState, PhaseState, Risk, RollbackComplexity, RolloutState, StepKind
 
+from .labels import ChoiceLabels
+
 
 class Stability(models.TextChoices):
     NONE = "", "Not verifying"
@@ -17,7 +19,7 @@ class Stability(models.TextChoices):
     UNSTABLE = "unstable", "Not verified"
 
 
-class Plan(models.Model):
+class Plan(ChoiceLabels):
     class AutoRollback(models.TextChoices):
         COMPONENT = "component", "The failing component"
         PLAN = "plan", "The whole plan"
@@ -52,7 +54,7 @@ class Plan(models.Model):
         return self.key
 
 
-class Phase(models.Model):
+class Phase(ChoiceLabels):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="phases")
     key = models.SlugField(max_length=100)
     name = models.CharField(max_length=200)
@@ -110,7 +112,7 @@ class ChecklistItem(models.Model):
         return self.text
 
 
-class Component(models.Model):
+class Component(ChoiceLabels):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="components")
     phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="components")
     name = models.SlugField(max_length=100)
@@ -136,7 +138,7 @@ class Component(models.Model):
         return self.name
 
 
-class Step(models.Model):
+class Step(ChoiceLabels):
     """One action of a component's migration, with the action that undoes it.
 
     `forward` and `reverse` hold the action's spec as the plan file wrote it (for example
@@ -167,7 +169,7 @@ class Step(models.Model):
         return f"{self.component.name}#{self.position} {self.name}"
 
 
-class Rollout(models.Model):
+class Rollout(ChoiceLabels):
     """How much of a traffic component's requests go to the new implementation."""
 
     component = models.OneToOneField(Component, on_delete=models.CASCADE, related_name="rollout")

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .labels import ChoiceLabels
 from .plan import Component, Phase, Plan, Step
 
 
-class Run(models.Model):
+class Run(ChoiceLabels):
     class Kind(models.TextChoices):
         PHASE = "phase", "Phase run"
         RETRY = "retry", "Component retry"
@@ -122,7 +123,7 @@ class ComponentRun(models.Model):
         return f"{self.component.name} in run {self.run_id}"
 
 
-class StepAttempt(models.Model):
+class StepAttempt(ChoiceLabels):
     """One execution of one step, forward or reverse: a row of the migration log."""
 
     class Direction(models.TextChoices):

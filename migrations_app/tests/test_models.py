@@ -10,6 +10,7 @@ from migrations_app import audit
 from migrations_app.models import AuditEvent, Component, Phase, Rollout, Run
 from migrations_app.models.audit import AuditImmutableError
 from migrations_app.roles import SYSTEM
+from migrations_app.states import ComponentState, Risk, RolloutState
 
 
 @pytest.mark.django_db
@@ -120,3 +121,12 @@ def test_an_audit_event_knows_its_plan_and_component(tiny_plan):
     assert recorded.component == rollout.component
     assert recorded.at <= timezone.now()
     assert recorded.data == {"error_rate": 0.01}
+
+
+def test_a_choice_is_displayed_by_its_label_and_an_unknown_value_as_itself():
+    # No database: the labels come from the fields' choices.
+    component = Component(state=ComponentState.COMPLETED, risk=Risk.HIGH)
+    assert component.get_state_display() == ComponentState.COMPLETED.label
+    assert component.get_risk_display() == Risk.HIGH.label
+    assert Rollout(state=RolloutState.ROLLED_BACK).get_state_display() == RolloutState.ROLLED_BACK.label
+    assert Component(state="no-such-state").get_state_display() == "no-such-state"
