@@ -95,11 +95,11 @@ class TrafficCard:
     health: HealthVerdict | None
     interval_seconds: int
 
-    @property
+    @cached_property
     def thresholds(self) -> dict:
         return self.health.thresholds if self.health else (self.rollout.health or {})
 
-    @property
+    @cached_property
     def limits(self) -> dict:
         """The thresholds as the health table's headings show them."""
         limits = self.thresholds
@@ -109,7 +109,7 @@ class TrafficCard:
             "p95_latency": _number(limits.get("warn_p95_latency_ms"), 1, " ms"),
         }
 
-    @property
+    @cached_property
     def providers(self) -> list:
         """Each provider's figures beside the thresholds they are judged against, as shown."""
         if self.health is None:
