@@ -42,7 +42,7 @@ class PlanPage:
         # The sequence number is read before any state: every event numbered up to it was
         # committed before this page read what it shows (see broadcast.current_sequence).
         self.seq = broadcast.current_sequence(plan.pk) if seq is None else seq
-        self.plan = Plan.objects.get(pk=plan.pk)
+        self.plan = Plan.objects.defer("source").get(pk=plan.pk)  # the plan file's text is not shown
         self.actor = actor
         self.now = timezone.now()
 

@@ -379,15 +379,21 @@ class OverviewPage(PlanPage):
     @cached_property
     def figures(self) -> dict:
         components = self.traffic_components
-        events = list(
-            AuditEvent.objects.filter(plan=self.plan, target_type="rollout")
-            .only("at", "action", "component_id", "after")
-            .order_by("-at", "-pk")[:CHART_EVENTS]
-        )[::-1]
-        promotions = list(
-            AuditEvent.objects.filter(plan=self.plan, action=charts.PROMOTED).only("at", "target_label").order_by("at")
-        )
-        figures = charts.rollout_figure("chart-rollout", components, events, promotions, self.now) if components else {}
+        figures = {}
+        if components:
+            events = list(
+                AuditEvent.objects.filter(plan=self.plan, target_type="rollout")
+                .only("at", "action", "component_id", "after")
+                .order_by("-at", "-pk")[:CHART_EVENTS]
+            )[::-1]
+            promotions = []
+            if any(phase.promoted_at for phase in self.plan_phases):  # set by a promotion, never cleared
+                promotions = list(
+                    AuditEvent.objects.filter(plan=self.plan, action=charts.PROMOTED)
+                    .only("at", "target_label")
+                    .order_by("at")
+                )
+            figures = charts.rollout_figure("chart-rollout", components, events, promotions, self.now)
         return figures | charts.phases_figure(self.phases, self.now)
 
     def chart_points(self, event: str, payload: dict) -> list[dict]:

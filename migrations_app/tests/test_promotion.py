@@ -6,6 +6,7 @@ from django.utils import timezone
 from conftest import actor
 from migrations_app import approvals, promotion
 from migrations_app.errors import Conflict, NotAllowed
+from migrations_app.fragments.overview import OverviewPage
 from migrations_app.models import Approval, AuditEvent, ChecklistItem, Component, Phase, Rollout
 from migrations_app.states import ComponentState, PhaseState
 
@@ -99,3 +100,15 @@ def test_an_open_critical_alert_blocks_promotion_until_it_is_resolved(tiny_plan,
     assert not Approval.objects.exists()
     alerts.resolve(alert, reason="fixed")
     assert promotion.request_promotion(phase, actor=actor(operator)).state == "pending"
+
+
+def test_the_overview_traffic_chart_marks_a_promotion_once_it_happens(tiny_plan, operator, approver):
+    def promotion_marks():
+        layout = OverviewPage(tiny_plan, actor(operator)).figures["chart-rollout"]["layout"]
+        return [a["text"] for a in layout["annotations"]], [s["x0"] for s in layout["shapes"]]
+
+    assert promotion_marks() == ([], [])
+    phase = ready_phase_one(tiny_plan, operator)
+    approvals.approve(promotion.request_promotion(phase, actor=actor(operator)), actor=actor(approver))
+    promoted = AuditEvent.objects.get(action="phase.promoted")
+    assert promotion_marks() == ([f"promoted: {promoted.target_label}"], [promoted.at.isoformat()])
