@@ -67,9 +67,10 @@ class Progress:
         return bool(self.elapsed and self.estimate and self.elapsed > self.estimate)
 
 
-def progress_of(component, latest: list[StepAttempt], now: datetime) -> Progress:
+def progress_of(component, latest: list, now: datetime) -> Progress:
     """Steps done: steps whose latest attempt is a completed forward one (a reversed step is
-    not done). Elapsed: from the first to the last of the latest attempts of the newest run."""
+    not done). Elapsed: from the first to the last of the latest attempts of the newest run.
+    `latest`: attempts, or rows with their fields (id, run_id, direction, status, times)."""
     estimate = timedelta(minutes=component.estimated_minutes) if component.estimated_minutes else None
     done = sum(1 for a in latest if a.direction == A.Direction.FORWARD and a.status == A.Status.COMPLETED)
     running = any(a.status == A.Status.STARTED for a in latest)
@@ -173,12 +174,12 @@ def newest_run_of_component():
     return Subquery(newest.values("run_id")[:1])
 
 
-def latest_attempts_in_newest_runs(components) -> dict[int, list[StepAttempt]]:
+def latest_attempts_in_newest_runs(components) -> dict[int, list[tuple]]:
     """Per component, the latest attempt of each step within its newest run: one query.
     A run retries, migrates or reverses the component as a whole, so its newest run says
     where each step stands (a reversed step is not done)."""
     newest = {c.pk: c.newest_run for c in components if c.newest_run}
-    grouped: dict[int, dict[int, StepAttempt]] = defaultdict(dict)
+    grouped: dict[int, dict[int, tuple]] = defaultdict(dict)
     if not newest:
         return {}
     fields = ("id", "run_id", "component_id", "step_id", "direction", "status", "started_at", "finished_at")
