@@ -103,11 +103,11 @@ class TrafficCard:
     @cached_property
     def limits(self) -> dict:
         """The thresholds as the health table's headings show them."""
-        limits = self.thresholds
+        thresholds = self.thresholds
         return {
-            "error_rate": _number(limits.get("max_error_rate"), 100, "%"),
-            "avg_latency": _number(limits.get("max_avg_latency_ms"), 1, " ms"),
-            "p95_latency": _number(limits.get("warn_p95_latency_ms"), 1, " ms"),
+            "error_rate": _number(thresholds.get("max_error_rate"), 100, "%"),
+            "avg_latency": _number(thresholds.get("max_avg_latency_ms"), 1, " ms"),
+            "p95_latency": _number(thresholds.get("warn_p95_latency_ms"), 1, " ms"),
         }
 
     @cached_property
@@ -115,12 +115,12 @@ class TrafficCard:
         """Each provider's figures beside the thresholds they are judged against, as shown."""
         if self.health is None:
             return []
-        limits = self.thresholds
+        thresholds = self.thresholds
         rows = []
         for p in self.health.providers.values():
-            error_over = bool(p.samples and p.error_rate > limits.get("max_error_rate", 1))
-            avg_over = bool(p.avg_latency_ms and p.avg_latency_ms > limits.get("max_avg_latency_ms", 1e12))
-            p95_over = bool(p.p95_latency_ms and p.p95_latency_ms > limits.get("warn_p95_latency_ms", 1e12))
+            error_over = bool(p.samples and p.error_rate > thresholds.get("max_error_rate", 1))
+            avg_over = bool(p.avg_latency_ms and p.avg_latency_ms > thresholds.get("max_avg_latency_ms", 1e12))
+            p95_over = bool(p.p95_latency_ms and p.p95_latency_ms > thresholds.get("warn_p95_latency_ms", 1e12))
             rows.append(
                 {
                     "provider": p.provider,

@@ -71,7 +71,7 @@ class Run(ChoiceLabels):
         return f"run {self.pk} of {self.phase}"
 
 
-class ComponentRun(models.Model):
+class ComponentRun(ChoiceLabels):
     """One component within a run: what the run did with it, and the key its tasks claim.
 
     A task acts on a ComponentRun only after moving it from QUEUED (or UNDO_QUEUED) with a

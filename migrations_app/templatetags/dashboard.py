@@ -70,7 +70,7 @@ def steps_line(card):
     for step in rollout.steps:
         css = "done" if step <= rollout.percentage else "next" if step == card.next_step else ""
         approval = ' <span title="needs approval">‖</span>' if step in (rollout.approval_at or []) else ""
-        items.append(f'<li class="{css}">{step}%{approval}</li>')
+        items.append(f'<li class="{css}">{_escape(step)}%{approval}</li>')
     return mark_safe(f'<ol class="steps-line" aria-label="Rollout steps">{"".join(items)}</ol>')  # noqa: S308
 
 
