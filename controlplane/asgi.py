@@ -28,14 +28,17 @@ application = ProtocolTypeRouter(
 
 
 def compile_templates() -> None:
-    """Compile the project's templates now (the cached loader keeps them), so that the first
-    page and the first live event after a start are not the slow ones."""
-    from django.conf import settings
-    from django.template.loader import get_template
+    """Compile the project's templates now (each engine keeps them), so that the first page
+    and the first live event after a start are not the slow ones."""
+    from django.template import engines
 
-    for directory in settings.TEMPLATES[0]["DIRS"]:
-        for path in sorted(Path(directory).rglob("*.html")):
-            get_template(path.relative_to(directory).as_posix())
+    directories = {Path(directory): engine for engine in engines.all() for directory in engine.dirs}
+    for directory, engine in directories.items():
+        # The Jinja2 partials sit inside the Django templates' directory (templates/jinja2/).
+        others = [other for other in directories if directory in other.parents]
+        for path in sorted(directory.rglob("*.html")):
+            if not any(other in path.parents for other in others):
+                engine.get_template(path.relative_to(directory).as_posix())
 
 
 compile_templates()

@@ -80,6 +80,15 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The partials the plan overview repeats per component (a traffic card, a component
+        # row), included from the Django templates with {% jinja %}: Jinja2 renders them
+        # about three times faster, and the overview shows dozens.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "migrations_app.jinja.environment", "keep_trailing_newline": True},
+    },
 ]
 
 DATABASES = {"default": env.get_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'switchyard.sqlite3'}")}

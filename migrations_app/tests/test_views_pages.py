@@ -115,6 +115,38 @@ def test_the_traffic_card_shows_percentage_steps_switches_and_thresholds(logged_
 
 
 @pytest.mark.django_db
+def test_a_traffic_card_form_posts_with_the_pages_csrf_token(operator, tiny_plan):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(operator)
+    html = strict.get(OVERVIEW).content.decode()
+    form = re.search(r'<form method="post" action="([^"]+/rollout/percentage)".*?</form>', html, re.S)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0)).group(1)
+    fields = {"percentage": "0", "reason": "hold it here"}
+    assert strict.post(form.group(1), fields).status_code == 403  # without the token
+    assert strict.post(form.group(1), {**fields, "csrfmiddlewaretoken": token}).status_code == 303
+    rollout = tiny_plan.components.get(name="beta").rollout
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.last_reason) == ("paused", "hold it here")  # a set percentage pauses
+
+
+@pytest.mark.django_db
+def test_what_people_wrote_is_escaped_in_traffic_cards_and_component_rows(logged_in, viewer, tiny_plan):
+    beta = tiny_plan.components.get(name="beta")
+    beta.last_error = "<img src=x onerror=alert(1)>"
+    beta.save(update_fields=["last_error"])
+    beta.rollout.last_reason = "<script>alert(2)</script>"
+    beta.rollout.save(update_fields=["last_reason"])
+    html = logged_in(viewer).get(OVERVIEW).content.decode()
+    assert "<img src=x" not in html and "<script>alert(2)" not in html
+    row = re.search(r'<tr id="component-beta">.*?</tr>', html, re.S).group(0)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in row
+    card = re.search(r'<article class="traffic-card" id="traffic-beta">.*?</article>', html, re.S).group(0)
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in card
+
+
+@pytest.mark.django_db
 def test_each_component_row_names_its_dependencies_and_links_to_its_page(logged_in, viewer, demo_plan):
     html = logged_in(viewer).get("/plans/truststream-v4.2/").content.decode()
     for component in demo_plan.components.prefetch_related("depends_on"):
