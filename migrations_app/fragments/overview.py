@@ -3,11 +3,13 @@ latest audit events. Its query count is fixed: nothing here queries per componen
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from types import SimpleNamespace
 
+from django.db import connection
 from django.db.models import Count, OuterRef, Subquery
+from django.utils.dateparse import parse_datetime
 
 from migrations_app import access, faults, promotion
 from migrations_app.broadcast import Event
@@ -67,11 +69,15 @@ class Progress:
         return bool(self.elapsed and self.estimate and self.elapsed > self.estimate)
 
 
+def estimate_of(component) -> timedelta | None:
+    return timedelta(minutes=component.estimated_minutes) if component.estimated_minutes else None
+
+
 def progress_of(component, latest: list, now: datetime) -> Progress:
     """Steps done: steps whose latest attempt is a completed forward one (a reversed step is
     not done). Elapsed: from the first to the last of the latest attempts of the newest run.
     `latest`: attempts, or rows with their fields (id, run_id, direction, status, times)."""
-    estimate = timedelta(minutes=component.estimated_minutes) if component.estimated_minutes else None
+    estimate = estimate_of(component)
     done = sum(1 for a in latest if a.direction == A.Direction.FORWARD and a.status == A.Status.COMPLETED)
     running = any(a.status == A.Status.STARTED for a in latest)
     newest_run = max(latest, key=lambda a: (a.started_at, a.id)).run_id if latest else None
@@ -174,24 +180,55 @@ def newest_run_of_component():
     return Subquery(newest.values("run_id")[:1])
 
 
-def latest_attempts_in_newest_runs(components) -> dict[int, list[tuple]]:
-    """Per component, the latest attempt of each step within its newest run: one query.
-    A run retries, migrates or reverses the component as a whole, so its newest run says
-    where each step stands (a reversed step is not done)."""
+# Per component and run, over the latest attempt of each step (a run that fails reverses
+# the steps it did, so a step can have several attempts in one run): steps done, whether
+# one is running, the first start and the last end. SQL, for the two steps the ORM cannot
+# say in one query (the latest per step, then the sums), and for two timestamps per
+# component where the attempts' rows would bring two per step.
+PROGRESS_SQL = """
+SELECT component_id, run_id,
+       SUM(CASE WHEN direction = %s AND status = %s THEN 1 ELSE 0 END),
+       MAX(CASE WHEN status = %s THEN 1 ELSE 0 END),
+       MIN(started_at),
+       MAX(COALESCE(finished_at, started_at))
+FROM (
+    SELECT component_id, run_id, direction, status, started_at, finished_at,
+           ROW_NUMBER() OVER (PARTITION BY component_id, run_id, step_id ORDER BY started_at DESC, id DESC) AS nth
+    FROM {table}
+    WHERE run_id IN ({runs})
+) latest
+WHERE nth = 1
+GROUP BY component_id, run_id
+"""
+
+
+def progress_in_newest_runs(components, now: datetime) -> dict[int, Progress]:
+    """Each component's progress in its newest run (`newest_run`), as `progress_of` counts
+    it from the attempts: one query, a row per component. A run retries, migrates or
+    reverses the component as a whole, so its newest run says where each step stands."""
     newest = {c.pk: c.newest_run for c in components if c.newest_run}
-    grouped: dict[int, dict[int, tuple]] = defaultdict(dict)
     if not newest:
         return {}
-    fields = ("id", "run_id", "component_id", "step_id", "direction", "status", "started_at", "finished_at")
-    # By run only: a component filter beside it makes PostgreSQL AND in the component index,
-    # which reads every attempt the components ever had (300,000 rows for 100,000 runs).
-    # Rows as named tuples: progress needs these fields only, and a model instance per
-    # attempt costs several times more to build.
-    attempts = A.objects.filter(run_id__in=set(newest.values())).values_list(*fields, named=True)
-    for attempt in attempts.order_by("started_at", "id"):
-        if newest.get(attempt.component_id) == attempt.run_id:
-            grouped[attempt.component_id][attempt.step_id] = attempt  # later ones replace earlier
-    return {pk: list(by_step.values()) for pk, by_step in grouped.items()}
+    runs = sorted(set(newest.values()))
+    sql = PROGRESS_SQL.format(table=A._meta.db_table, runs=", ".join(["%s"] * len(runs)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [A.Direction.FORWARD, A.Status.COMPLETED, A.Status.STARTED, *runs])
+        rows = cursor.fetchall()
+    by_pk = {c.pk: c for c in components}
+    progress = {}
+    for component_id, run_id, done, running, first, last in rows:
+        if newest.get(component_id) != run_id:
+            continue  # a phase run that is no longer this component's newest
+        component, running = by_pk[component_id], bool(running)
+        elapsed = (now if running else _moment(last)) - _moment(first)
+        progress[component_id] = Progress(done, component.step_count, running, elapsed, estimate_of(component))
+    return progress
+
+
+def _moment(value) -> datetime:
+    """A timestamp read by SQL: PostgreSQL's driver gives a datetime, SQLite's the text
+    Django stored (UTC)."""
+    return value if isinstance(value, datetime) else parse_datetime(value).replace(tzinfo=UTC)
 
 
 class OverviewPage(PlanPage):
@@ -250,13 +287,13 @@ class OverviewPage(PlanPage):
         for c in components:
             c.phase = phases[c.phase_id]
             c.depends_on_text = ", ".join(depends_on[c.pk]) or "—"
-        latest = latest_attempts_in_newest_runs(components)
+        progress = progress_in_newest_runs(components, self.now)
         traffic = [c for c in components if c.traffic]
         for c in traffic:
             c.rollout.component = c  # the rules read the component (and its phase) from the rollout
         verdicts = health.verdicts(self.plan, traffic, self.now)
         for c in components:
-            c.progress = progress_of(c, latest.get(c.pk, []), self.now)
+            c.progress = progress.get(c.pk) or Progress(0, c.step_count, False, None, estimate_of(c))
             c.card = traffic_card(self.plan, c, self.actor, self.now, verdicts.get(c.pk)) if c.traffic else None
         return components
 
