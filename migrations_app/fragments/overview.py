@@ -3,13 +3,11 @@ latest audit events. Its query count is fixed: nothing here queries per componen
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from types import SimpleNamespace
 
-from django.db import connection
 from django.db.models import Count, OuterRef, Subquery
-from django.utils.dateparse import parse_datetime
 
 from migrations_app import access, faults, promotion
 from migrations_app.broadcast import Event
@@ -20,7 +18,7 @@ from migrations_app.windows import rollback_window
 from monitoring.alerts import open_alerts
 from monitoring.verdict import HealthVerdict
 
-from . import charts, health
+from . import charts, health, sql
 from .base import PlanPage, merged
 
 # The rollout chart reads this many of the newest rollout changes (a long rollout's history
@@ -210,25 +208,17 @@ def progress_in_newest_runs(components, now: datetime) -> dict[int, Progress]:
     if not newest:
         return {}
     runs = sorted(set(newest.values()))
-    sql = PROGRESS_SQL.format(table=A._meta.db_table, runs=", ".join(["%s"] * len(runs)))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [A.Direction.FORWARD, A.Status.COMPLETED, A.Status.STARTED, *runs])
-        rows = cursor.fetchall()
+    query = PROGRESS_SQL.format(table=A._meta.db_table, runs=sql.placeholders(runs))
+    found = sql.rows(query, [A.Direction.FORWARD, A.Status.COMPLETED, A.Status.STARTED, *runs])
     by_pk = {c.pk: c for c in components}
     progress = {}
-    for component_id, run_id, done, running, first, last in rows:
+    for component_id, run_id, done, running, first, last in found:
         if newest.get(component_id) != run_id:
             continue  # a phase run that is no longer this component's newest
         component, running = by_pk[component_id], bool(running)
-        elapsed = (now if running else _moment(last)) - _moment(first)
+        elapsed = (now if running else sql.moment(last)) - sql.moment(first)
         progress[component_id] = Progress(done, component.step_count, running, elapsed, estimate_of(component))
     return progress
-
-
-def _moment(value) -> datetime:
-    """A timestamp read by SQL: PostgreSQL's driver gives a datetime, SQLite's the text
-    Django stored (UTC)."""
-    return value if isinstance(value, datetime) else parse_datetime(value).replace(tzinfo=UTC)
 
 
 class OverviewPage(PlanPage):

@@ -133,6 +133,23 @@ def test_the_cards_health_is_monitorings_verdict_for_every_traffic_component(dem
 
 
 @pytest.mark.django_db
+def test_each_card_sums_only_its_own_window_when_the_windows_differ(demo_plan):
+    now = timezone.now()
+    traffic = list(demo_plan.components.filter(traffic=True).select_related("rollout", "plan").order_by("position"))
+    short, long = traffic[0], traffic[1]
+    short.rollout.health = {**short.rollout.health, "window_seconds": 60}
+    short.rollout.save(update_fields=["health"])
+    for component in (short, long):
+        report(PLAN, component.name, "migrated", [100] * 60, errors=3, at=now - timedelta(seconds=20))
+        report(PLAN, component.name, "migrated", [900] * 40, errors=20, at=now - timedelta(seconds=200))
+    verdicts = page_health.verdicts(demo_plan, traffic, now)
+    for component in traffic:
+        assert verdicts[component.pk] == health.evaluate(component, now=now), component.name
+    assert verdicts[short.pk].providers["migrated"].samples == 60  # the 200 s old ones are outside 60 s
+    assert verdicts[long.pk].providers["migrated"].samples == 100
+
+
+@pytest.mark.django_db
 def test_the_overview_shows_health_figures_against_thresholds_and_why_it_fails(logged_in, viewer, demo_plan):
     now = timezone.now()
     edge = demo_plan.components.filter(traffic=True).order_by("position").first()

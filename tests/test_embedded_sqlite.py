@@ -1,0 +1,22 @@
+"""The reads the plan overview writes as SQL (progress per component, health sums), on the
+embedded default's SQLite: their tests, run again there."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = ["migrations_app/tests/test_overview_progress.py", "migrations_app/tests/test_dashboard_live.py"]
+
+
+@pytest.mark.slow
+def test_the_overviews_sql_reads_pass_on_sqlite(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'switchyard.sqlite3'}"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--create-db", *TESTS]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "skipped" not in result.stdout
