@@ -277,9 +277,12 @@ def main() -> bool:
         add_history(plan, RUNS)
         add_metric_samples(plan, SAMPLES)
         with connections["default"].cursor() as cursor:
-            # Planner statistics, as autovacuum keeps them on a live database: without them a
-            # table loaded a moment ago looks empty and gets sequential scans.
-            cursor.execute("ANALYZE")
+            # The database as it is on a live system: planner statistics and visibility maps
+            # as autovacuum keeps them (a table loaded a moment ago looks empty and gets
+            # sequential scans), and the load's dirty pages written out now rather than by a
+            # checkpoint in the middle of the measurements.
+            cursor.execute("VACUUM ANALYZE")
+            cursor.execute("CHECKPOINT")
         print(
             f"arranged {COMPONENTS} components, {RUNS:,} runs, {SAMPLES:,} metric samples "
             f"in {time.perf_counter() - began:.0f} s"
