@@ -182,7 +182,9 @@ def newest_run_of_component():
 # the steps it did, so a step can have several attempts in one run): steps done, whether
 # one is running, the first start and the last end. SQL, for the two steps the ORM cannot
 # say in one query (the latest per step, then the sums), and for two timestamps per
-# component where the attempts' rows would bring two per step.
+# component where the attempts' rows would bring two per step. By run alone: a component
+# filter beside it makes PostgreSQL also read the component index, which holds every
+# attempt the components ever had (300,000 rows for 100,000 runs).
 PROGRESS_SQL = """
 SELECT component_id, run_id,
        SUM(CASE WHEN direction = %s AND status = %s THEN 1 ELSE 0 END),
