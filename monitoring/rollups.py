@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Max, Sum
+from django.db.models import Sum
 
+from controlplane import sql
 from monitoring.buckets import BUCKET_FIELDS, latency_bucket, quantile
 from monitoring.models import ComparisonRollup, MetricRollup
 
@@ -124,38 +125,45 @@ class Figures:
     def p95_latency_ms(self) -> float | None:
         return self.quantile_ms(0.95)
 
+    def __add__(self, other: "Figures") -> "Figures":
+        """Two spans together (two buckets, or the same span of two operations)."""
+        return Figures(
+            samples=self.samples + other.samples,
+            errors=self.errors + other.errors,
+            latency_sum_ms=self.latency_sum_ms + other.latency_sum_ms,
+            latency_max_ms=max(self.latency_max_ms, other.latency_max_ms),
+            bucket_counts=tuple(a + b for a, b in zip(self.bucket_counts, other.bucket_counts, strict=True)),
+        )
+
 
 EMPTY = Figures(0, 0, 0.0, 0.0, (0,) * len(BUCKET_FIELDS))
-
-_SUMS = {
-    "samples": Sum("count"),
-    "errors_sum": Sum("errors"),
-    "latency_sum": Sum("latency_sum_ms"),
-    "latency_max": Max("latency_max_ms"),
-    **{f"sum_{name}": Sum(name) for name in BUCKET_FIELDS},
-}
-
-
-def _figures(row: dict) -> Figures:
-    return Figures(
-        samples=row["samples"] or 0,
-        errors=row["errors_sum"] or 0,
-        latency_sum_ms=row["latency_sum"] or 0.0,
-        latency_max_ms=row["latency_max"] or 0.0,
-        bucket_counts=tuple(row[f"sum_{name}"] or 0 for name in BUCKET_FIELDS),
-    )
 
 
 def metric_figures(
     component_ids, since: datetime, until: datetime | None = None, *, by: tuple[str, ...] = ("provider",)
 ) -> dict[tuple, Figures]:
     """Summed rollups of buckets starting at or after `since` (and before `until`),
-    grouped by `by` (fields of MetricRollup, e.g. ("provider",) or ("component", "operation", "provider"))."""
-    rollups = MetricRollup.objects.filter(component_id__in=list(component_ids), bucket_start__gte=since)
+    grouped by `by` (fields of MetricRollup, e.g. ("provider",) or ("component", "operation", "provider")).
+    SQL: the ORM takes longer to build these seventeen sums than the database takes to add them."""
+    q = connection.ops.quote_name
+    ids = list(component_ids)
+    keys = ", ".join(q(MetricRollup._meta.get_field(name).column) for name in by)
+    sums = [f"SUM({q(name)})" for name in ("count", "errors", "latency_sum_ms")] + [f"MAX({q('latency_max_ms')})"]
+    sums += [f"SUM({q(name)})" for name in BUCKET_FIELDS]
+    query = (
+        f"SELECT {keys}, {', '.join(sums)} FROM {q(MetricRollup._meta.db_table)} "
+        f"WHERE {q('component_id')} IN ({sql.placeholders(ids)}) AND {q('bucket_start')} >= %s"
+    )
+    params = [*ids, connection.ops.adapt_datetimefield_value(since)]
     if until is not None:
-        rollups = rollups.filter(bucket_start__lt=until)
-    grouped = rollups.values(*by).annotate(**_SUMS).order_by()
-    return {tuple(row[name] for name in by): _figures(row) for row in grouped}
+        query += f" AND {q('bucket_start')} < %s"
+        params.append(connection.ops.adapt_datetimefield_value(until))
+    figures = {}
+    for row in sql.rows(f"{query} GROUP BY {keys}", params):
+        key = tuple(sql.moment(v) if name == "bucket_start" else v for name, v in zip(by, row[: len(by)], strict=True))
+        samples, errors, total, peak, *buckets = row[len(by) :]
+        figures[key] = Figures(samples or 0, errors or 0, total or 0.0, peak or 0.0, tuple(b or 0 for b in buckets))
+    return figures
 
 
 def comparison_counts(component_id: int, since: datetime, until: datetime | None = None) -> tuple[int, int]:

@@ -1,5 +1,5 @@
-"""The reads the plan overview writes as SQL (progress per component, health sums), on the
-embedded default's SQLite: their tests, run again there."""
+"""The reads written as SQL (the overview's progress per component, the rollups' health
+sums), on the embedded default's SQLite: their tests, run again there."""
 
 import os
 import subprocess
@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["migrations_app/tests/test_overview_progress.py", "migrations_app/tests/test_dashboard_live.py"]
+TESTS = [
+    "migrations_app/tests/test_overview_progress.py",
+    "migrations_app/tests/test_dashboard_live.py",
+    "monitoring/tests/test_health.py",
+    "monitoring/tests/test_rollups.py",
+]
 
 
 @pytest.mark.slow
-def test_the_overviews_sql_reads_pass_on_sqlite(tmp_path):
+def test_the_sql_reads_pass_on_sqlite(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'switchyard.sqlite3'}"
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--create-db", *TESTS]

@@ -12,17 +12,14 @@ rules, the probes' status). A test holds the two equal.
 from collections import defaultdict
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
-from monitoring import health, probes, rules
-from monitoring.buckets import BUCKET_FIELDS, window_start
-from monitoring.models import ComparisonRollup, MetricRollup, ProbeResult
+from monitoring import health, probes, rollups, rules
+from monitoring.buckets import window_start
+from monitoring.models import ComparisonRollup, ProbeResult
 from monitoring.rollups import EMPTY, Figures
 from monitoring.verdict import MIGRATED, HealthVerdict
-
-from . import sql
 
 
 def verdicts(plan, components, now: datetime) -> dict[int, HealthVerdict]:
@@ -37,23 +34,11 @@ def verdicts(plan, components, now: datetime) -> dict[int, HealthVerdict]:
     # One window for all (the usual case): the database sums per component and provider;
     # otherwise per bucket too, and each component keeps the buckets of its own window.
     per_bucket = len(set(since.values())) > 1
-    sums: dict[tuple[int, str], list] = {}
-    for row in _metric_sums(list(since), earliest, per_bucket):
-        component_id, provider, *figures = row
-        if per_bucket and sql.moment(figures.pop(0)) < since[component_id]:
-            continue
-        n, e, total, peak, *buckets = figures
-        acc = sums.setdefault((component_id, provider), [0, 0, 0.0, 0.0, [0] * len(BUCKET_FIELDS)])
-        acc[0] += n or 0
-        acc[1] += e or 0
-        acc[2] += total or 0.0
-        acc[3] = max(acc[3], peak or 0.0)
-        acc[4] = [a + (b or 0) for a, b in zip(acc[4], buckets, strict=True)]
+    by = ("component", "provider", "bucket_start") if per_bucket else ("component", "provider")
     metrics: dict[tuple[int, str], Figures] = defaultdict(lambda: EMPTY)
-    for key, (n, e, total, peak, buckets) in sums.items():
-        metrics[key] = Figures(
-            samples=n, errors=e, latency_sum_ms=total, latency_max_ms=peak, bucket_counts=tuple(buckets)
-        )
+    for (component_id, provider, *bucket), figures in rollups.metric_figures(list(since), earliest, by=by).items():
+        if not bucket or bucket[0] >= since[component_id]:
+            metrics[(component_id, provider)] += figures
 
     compared: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     rows = (
@@ -72,22 +57,6 @@ def verdicts(plan, components, now: datetime) -> dict[int, HealthVerdict]:
         c.pk: _verdict(c, thresholds[c.pk], windows[c.pk], metrics, compared[c.pk], latest_probes, database, now)
         for c in components
     }
-
-
-def _metric_sums(component_ids: list[int], earliest: datetime, per_bucket: bool) -> list[tuple]:
-    """Per component and provider (and bucket, when `per_bucket`) since `earliest`:
-    samples, errors, latency sum and maximum, then each latency bucket's count. SQL: the
-    ORM takes longer to build these seventeen sums than PostgreSQL takes to add them."""
-    q = connection.ops.quote_name
-    keys = ", ".join(q(name) for name in ("component_id", "provider", *(("bucket_start",) if per_bucket else ())))
-    sums = [f"SUM({q('count')})", f"SUM({q('errors')})", f"SUM({q('latency_sum_ms')})", f"MAX({q('latency_max_ms')})"]
-    sums += [f"SUM({q(name)})" for name in BUCKET_FIELDS]
-    query = (
-        f"SELECT {keys}, {', '.join(sums)} FROM {q(MetricRollup._meta.db_table)} "
-        f"WHERE {q('component_id')} IN ({sql.placeholders(component_ids)}) AND {q('bucket_start')} >= %s "
-        f"GROUP BY {keys}"
-    )
-    return sql.rows(query, [*component_ids, connection.ops.adapt_datetimefield_value(earliest)])
 
 
 def _latest_health_url_probes(components, now: datetime) -> dict[int, list]:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from django.db.models import Count, OuterRef, Subquery
 
+from controlplane import sql
 from migrations_app import access, faults, promotion
 from migrations_app.broadcast import Event
 from migrations_app.models import Approval, AuditEvent, Component, Phase, Run, StepAttempt
@@ -18,7 +19,7 @@ from migrations_app.windows import rollback_window
 from monitoring.alerts import open_alerts
 from monitoring.verdict import HealthVerdict
 
-from . import charts, health, sql
+from . import charts, health
 from .base import PlanPage, merged
 
 # The rollout chart reads this many of the newest rollout changes (a long rollout's history
@@ -71,10 +72,11 @@ def estimate_of(component) -> timedelta | None:
     return timedelta(minutes=component.estimated_minutes) if component.estimated_minutes else None
 
 
-def progress_of(component, latest: list, now: datetime) -> Progress:
+def progress_of(component, latest: list[StepAttempt], now: datetime) -> Progress:
     """Steps done: steps whose latest attempt is a completed forward one (a reversed step is
     not done). Elapsed: from the first to the last of the latest attempts of the newest run.
-    `latest`: attempts, or rows with their fields (id, run_id, direction, status, times)."""
+    The component page counts this way; the overview sums the same in SQL
+    (`progress_in_newest_runs`), and a test holds the two equal."""
     estimate = estimate_of(component)
     done = sum(1 for a in latest if a.direction == A.Direction.FORWARD and a.status == A.Status.COMPLETED)
     running = any(a.status == A.Status.STARTED for a in latest)

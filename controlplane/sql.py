@@ -1,5 +1,5 @@
-"""The few reads the overview writes as SQL (see each one for why), portable between
-PostgreSQL and the embedded SQLite."""
+"""Helpers for the few reads written as SQL (each says why), portable between PostgreSQL
+and the embedded SQLite."""
 
 from datetime import UTC, datetime
 
