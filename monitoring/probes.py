@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
+from controlplane import sql
 from migrations_app import broadcast
-from migrations_app.models import Component, Plan
+from migrations_app.models import Component, Plan, Step
 from monitoring import targets
 from monitoring.models import ProbeResult
 
@@ -144,17 +146,47 @@ class DatabaseStatus:
     warnings: list[str]
 
 
+# The plan's databases (those its steps act on that TARGET_DATABASES names) beside their
+# probes of the last STALE_AFTER, in one query: an older probe says nothing about now
+# (`_status` sets it aside), and a database with none is still listed, as not probed. SQL,
+# for the outer join the ORM cannot say; it took two queries (the names, then the probes).
+DATABASE_PROBES_SQL = """
+SELECT used.name, probe.ok, probe.error, probe.at
+FROM (
+    SELECT DISTINCT step.database AS name
+    FROM {step} step JOIN {component} component ON component.id = step.component_id
+    WHERE component.plan_id = %s AND step.database IN ({names})
+) used
+LEFT JOIN {probe} probe ON probe.kind = %s AND probe.target = used.name AND probe.at >= %s AND probe.at <= %s
+ORDER BY probe.at DESC, probe.id DESC
+"""
+
+
 def database_status(plan: Plan, now: datetime) -> DatabaseStatus:
     """The plan's databases: unhealthy when one failed its last probes. Not probed
     recently is a warning, not a failure: a stopped beat must not roll traffic back."""
+    names = list(settings.TARGET_DATABASES)
+    if not names:
+        return DatabaseStatus(healthy=True, reasons=[], warnings=[])
+    query = DATABASE_PROBES_SQL.format(
+        step=Step._meta.db_table,
+        component=Component._meta.db_table,
+        probe=ProbeResult._meta.db_table,
+        names=sql.placeholders(names),
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    found: dict[str, list[ProbeResult]] = {}
+    for name, ok, error, at in sql.rows(
+        query, [plan.pk, *names, ProbeResult.Kind.DATABASE, adapt(now - STALE_AFTER), adapt(now)]
+    ):
+        latest = found.setdefault(name, [])
+        if at is not None and len(latest) < CONSECUTIVE_FAILURES:
+            latest.append(
+                ProbeResult(kind=ProbeResult.Kind.DATABASE, target=name, ok=bool(ok), error=error, at=sql.moment(at))
+            )
     reasons, warnings = [], []
-    for alias in targets.databases_of(plan):
-        results = list(
-            ProbeResult.objects.filter(kind=ProbeResult.Kind.DATABASE, target=alias, at__lte=now).order_by("-at")[
-                :CONSECUTIVE_FAILURES
-            ]
-        )
-        status = _status(results, f"database {alias!r}", now)
+    for alias in sorted(found):
+        status = _status(found[alias], f"database {alias!r}", now)
         if status.healthy is False:
             reasons.append(status.reason)
         warnings += status.warnings

@@ -191,6 +191,36 @@ def test_a_stale_database_probe_is_a_warning_not_a_failure(edge):
 
 
 @pytest.mark.django_db
+def test_a_database_never_probed_is_a_warning(edge):
+    verdict = evaluate(edge, now=NOW)
+    assert verdict.database_healthy
+    assert "database 'target': not probed in the last 120 s" in verdict.warnings
+
+
+@pytest.mark.django_db
+def test_probes_after_the_moment_judged_are_not_read(edge):
+    probe(ProbeResult.Kind.DATABASE, True, 1)
+    probe(ProbeResult.Kind.DATABASE, False, -5)
+    probe(ProbeResult.Kind.DATABASE, False, -10)
+    verdict = evaluate(edge, now=NOW)
+    assert verdict.database_healthy
+    assert not any("database" in w for w in verdict.warnings)
+
+
+@pytest.mark.django_db
+def test_only_the_databases_the_plan_acts_on_count(edge, settings):
+    settings.TARGET_DATABASES = {**settings.TARGET_DATABASES, "elsewhere": "sqlite:///elsewhere.sqlite3"}
+    probe(ProbeResult.Kind.DATABASE, True, 1)
+    probe(ProbeResult.Kind.DATABASE, False, 5, target="elsewhere")
+    probe(ProbeResult.Kind.DATABASE, False, 2, target="elsewhere")
+    verdict = evaluate(edge, now=NOW)
+    assert verdict.database_healthy
+    assert not any("elsewhere" in line for line in verdict.reasons + verdict.warnings)
+    settings.TARGET_DATABASES = {}
+    assert evaluate(edge, now=NOW).database_healthy  # nothing named, nothing to judge
+
+
+@pytest.mark.django_db
 def test_a_failing_health_url_makes_the_component_unhealthy(edge):
     report(PLAN, "edge-functions", "migrated", [80] * 60, at=NOW)
     probe(ProbeResult.Kind.HTTP, False, 20, component=edge)
