@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from types import SimpleNamespace
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count
 
 from controlplane import sql
 from migrations_app import access, faults, promotion
 from migrations_app.broadcast import Event
-from migrations_app.models import Approval, AuditEvent, Component, Phase, Run, StepAttempt
+from migrations_app.models import Approval, AuditEvent, Component, Phase, Run, Step, StepAttempt
 from migrations_app.states import ComponentState, PhaseState, RolloutState
 from migrations_app.timescale import scaled
 from migrations_app.windows import rollback_window
@@ -173,55 +173,53 @@ def traffic_card(plan, component, actor, now: datetime, health: HealthVerdict | 
     )
 
 
-def newest_run_of_component():
-    """The run of a component's newest attempt: found on the (component, -started_at)
-    index, a few rows read however long the migration log is."""
-    newest = A.objects.filter(component_id=OuterRef("pk")).order_by("-started_at")
-    return Subquery(newest.values("run_id")[:1])
-
-
-# Per component and run, over the latest attempt of each step (a run that fails reverses
-# the steps it did, so a step can have several attempts in one run): steps done, whether
-# one is running, the first start and the last end. SQL, for the two steps the ORM cannot
-# say in one query (the latest per step, then the sums), and for two timestamps per
-# component where the attempts' rows would bring two per step. By run alone: a component
-# filter beside it makes PostgreSQL also read the component index, which holds every
-# attempt the components ever had (300,000 rows for 100,000 runs).
+# Per component of the plan: its number of steps, and where its newest run (the run of its
+# newest attempt, found on the (component, -started_at) index) left them, over the latest
+# attempt of each step (a run that fails reverses the steps it did, so a step can have
+# several attempts in one run): steps done, whether one is running, the first start and the
+# last end. SQL, for what the ORM cannot say in one query (the latest per step, then the
+# sums), and because building the two counts as annotations of the component query cost
+# more than running them. The attempts are found by run: a component filter beside it
+# makes PostgreSQL also read the component index, which holds every attempt the components
+# ever had (300,000 rows for 100,000 runs).
 PROGRESS_SQL = """
-SELECT component_id, run_id,
-       SUM(CASE WHEN direction = %s AND status = %s THEN 1 ELSE 0 END),
-       MAX(CASE WHEN status = %s THEN 1 ELSE 0 END),
-       MIN(started_at),
-       MAX(COALESCE(finished_at, started_at))
-FROM (
+WITH newest AS (
+    SELECT component.id AS component_id,
+           (SELECT COUNT(*) FROM {step} step WHERE step.component_id = component.id) AS steps,
+           (SELECT attempt.run_id FROM {attempt} attempt WHERE attempt.component_id = component.id
+            ORDER BY attempt.started_at DESC LIMIT 1) AS run_id
+    FROM {component} component
+    WHERE component.plan_id = %s
+)
+SELECT newest.component_id, newest.steps,
+       SUM(CASE WHEN latest.direction = %s AND latest.status = %s THEN 1 ELSE 0 END),
+       MAX(CASE WHEN latest.status = %s THEN 1 ELSE 0 END),
+       MIN(latest.started_at),
+       MAX(COALESCE(latest.finished_at, latest.started_at))
+FROM newest LEFT JOIN (
     SELECT component_id, run_id, direction, status, started_at, finished_at,
            ROW_NUMBER() OVER (PARTITION BY component_id, run_id, step_id ORDER BY started_at DESC, id DESC) AS nth
-    FROM {table}
-    WHERE run_id IN ({runs})
-) latest
-WHERE nth = 1
-GROUP BY component_id, run_id
+    FROM {attempt}
+    WHERE run_id IN (SELECT run_id FROM newest)
+) latest ON latest.component_id = newest.component_id AND latest.run_id = newest.run_id AND latest.nth = 1
+GROUP BY newest.component_id, newest.steps
 """
 
 
-def progress_in_newest_runs(components, now: datetime) -> dict[int, Progress]:
-    """Each component's progress in its newest run (`newest_run`), as `progress_of` counts
-    it from the attempts: one query, a row per component. A run retries, migrates or
-    reverses the component as a whole, so its newest run says where each step stands."""
-    newest = {c.pk: c.newest_run for c in components if c.newest_run}
-    if not newest:
-        return {}
-    runs = sorted(set(newest.values()))
-    query = PROGRESS_SQL.format(table=A._meta.db_table, runs=sql.placeholders(runs))
-    found = sql.rows(query, [A.Direction.FORWARD, A.Status.COMPLETED, A.Status.STARTED, *runs])
+def progress_in_newest_runs(plan, components, now: datetime) -> dict[int, Progress]:
+    """Each component's progress in its newest run, as `progress_of` counts it from the
+    attempts: one query, a row per component. A run retries, migrates or reverses the
+    component as a whole, so its newest run says where each step stands."""
+    query = PROGRESS_SQL.format(step=Step._meta.db_table, attempt=A._meta.db_table, component=Component._meta.db_table)
+    found = sql.rows(query, [plan.pk, A.Direction.FORWARD, A.Status.COMPLETED, A.Status.STARTED])
     by_pk = {c.pk: c for c in components}
     progress = {}
-    for component_id, run_id, done, running, first, last in found:
-        if newest.get(component_id) != run_id:
-            continue  # a phase run that is no longer this component's newest
-        component, running = by_pk[component_id], bool(running)
-        elapsed = (now if running else sql.moment(last)) - sql.moment(first)
-        progress[component_id] = Progress(done, component.step_count, running, elapsed, estimate_of(component))
+    for component_id, steps, done, running, first, last in found:
+        component, running = by_pk.get(component_id), bool(running)
+        if component is None:
+            continue  # added to the plan after the components were read
+        elapsed = None if first is None else (now if running else sql.moment(last)) - sql.moment(first)
+        progress[component_id] = Progress(done or 0, steps, running, elapsed, estimate_of(component))
     return progress
 
 
@@ -263,12 +261,7 @@ class OverviewPage(PlanPage):
 
     @cached_property
     def components(self) -> list[Component]:
-        components = list(
-            Component.objects.filter(plan=self.plan)
-            .select_related("rollout")
-            .annotate(step_count=Count("steps"), newest_run=newest_run_of_component())
-            .order_by("position")
-        )
+        components = list(Component.objects.filter(plan=self.plan).select_related("rollout").order_by("position"))
         # Phases and dependencies stay within a plan: matched to the instances in hand (a
         # join or a prefetch would build a second instance per component).
         phases = {phase.pk: phase for phase in self.plan_phases}
@@ -281,13 +274,13 @@ class OverviewPage(PlanPage):
         for c in components:
             c.phase = phases[c.phase_id]
             c.depends_on_text = ", ".join(depends_on[c.pk]) or "—"
-        progress = progress_in_newest_runs(components, self.now)
+        progress = progress_in_newest_runs(self.plan, components, self.now)
         traffic = [c for c in components if c.traffic]
         for c in traffic:
             c.rollout.component = c  # the rules read the component (and its phase) from the rollout
         verdicts = health.verdicts(self.plan, traffic, self.now)
         for c in components:
-            c.progress = progress.get(c.pk) or Progress(0, c.step_count, False, None, estimate_of(c))
+            c.progress = progress.get(c.pk) or Progress(0, 0, False, None, estimate_of(c))  # removed meanwhile
             c.card = traffic_card(self.plan, c, self.actor, self.now, verdicts.get(c.pk)) if c.traffic else None
         return components
 
