@@ -265,12 +265,12 @@ class OverviewPage(PlanPage):
         # Phases and dependencies stay within a plan: matched to the instances in hand (a
         # join or a prefetch would build a second instance per component).
         phases = {phase.pk: phase for phase in self.plan_phases}
-        names = {c.pk: c.name for c in components}
+        by_pk = {c.pk: c for c in components}
         depends_on = defaultdict(list)
         pairs = Component.depends_on.through.objects.filter(from_component__plan=self.plan)
-        pairs = pairs.values_list("from_component_id", "to_component_id").order_by("to_component__position")
-        for source, target in pairs:
-            depends_on[source].append(names[target])
+        pairs = pairs.values_list("from_component_id", "to_component_id")
+        for source, target in sorted(pairs, key=lambda pair: by_pk[pair[1]].position):
+            depends_on[source].append(by_pk[target].name)
         for c in components:
             c.phase = phases[c.phase_id]
             c.depends_on_text = ", ".join(depends_on[c.pk]) or "—"
