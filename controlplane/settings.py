@@ -81,9 +81,9 @@ TEMPLATES = [
         },
     },
     {
-        # The partials the plan overview repeats per component (a traffic card, a component
-        # row), included from the Django templates with {% jinja %}: Jinja2 renders them
-        # about three times faster, and the overview shows dozens.
+        # The partials the plan overview repeats per item (a traffic card, a component row, a
+        # phase, a checklist item), included from the Django templates with {% jinja %}:
+        # Jinja2 renders them about three times faster, and the overview shows dozens.
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,

@@ -1,6 +1,6 @@
-"""The Jinja2 environment of the partials the plan overview repeats per component (a
-traffic card, a component row; see settings.TEMPLATES): the dashboard's tags are its
-functions, under the same names.
+"""The Jinja2 environment of the partials the plan overview repeats per item (a traffic
+card, a component row, a phase, a checklist item; see settings.TEMPLATES): the dashboard's
+tags are its functions, under the same names.
 
 Its autoescape (markupsafe) writes an apostrophe as &#39; where Django writes &#x27;: the
 same character to a browser."""
