@@ -268,3 +268,33 @@ def test_the_alerts_area_lists_open_alerts(logged_in, viewer, tiny_plan):
 @pytest.mark.parametrize("path", [OVERVIEW, "/plans/tiny/audit/", "/plans/tiny/report/", "/plans/tiny/live/"])
 def test_plan_pages_refuse_a_user_without_a_role(logged_in, nobody, tiny_plan, path):
     assert logged_in(nobody).get(path).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_stepper_shows_each_phase_its_window_its_run_and_its_promotion_request(
+    logged_in, operator, viewer, promotion
+):
+    plan = promotion.plan
+    two = plan.phases.get(key="two")
+    promoted = timezone.now() - timedelta(hours=1)
+    plan.phases.filter(key="one").update(state="promoted", promoted_at=promoted, rollback_window_hours=24)
+    plan.phases.filter(key="two").update(state="in_progress", started_at=promoted)
+    run = Run.objects.create(plan=plan, phase=two, kind=Run.Kind.PHASE, state=Run.State.RUNNING, triggered_by_name="o")
+
+    html = logged_in(operator).get(OVERVIEW).content.decode()
+    stepper = re.search(r'<section id="phases".*?</section>', html, re.S).group(0)
+    one = stepper[stepper.index('id="phase-one"') : stepper.index('id="phase-two"')]
+    assert "✔ Promoted" in one and "24 h<br>⏱ closes <time" in one and "data-relative data-countdown>" in one
+    second = stepper[stepper.index('id="phase-two"') :]
+    assert '<span class="num" aria-hidden="true">2</span> <strong>Two</strong>' in second
+    assert "24 h" in second and "2 needed" in second and "Migrated</dt><dd>0 of 1" in second
+    assert f"▶ Run {run.pk}: running" in second
+    assert f'action="/plans/tiny/runs/{run.pk}/cancel"' in second
+    assert re.search(r'<button type="submit" class="btn danger-quiet" id="btn-cancel-two">Cancel run</button>', second)
+    assert f'href="/plans/tiny/approvals/{promotion.pk}/">Promotion awaiting approval</a>: 1 of 2' in second
+    assert "✖ not met: all components migrated" in second
+    assert 'id="btn-promote-two"' in second and 'id="btn-start-two"' not in second
+
+    seen = logged_in(viewer).get(OVERVIEW).content.decode()
+    assert re.search(r'id="btn-cancel-two" disabled aria-describedby="why-cancel-two">Cancel run</button>', seen)
+    assert '<small class="why" id="why-cancel-two">Not available: ' in seen
