@@ -149,7 +149,7 @@ class DatabaseStatus:
 # The plan's databases (those its steps act on that TARGET_DATABASES names) beside their
 # probes of the last STALE_AFTER, in one query: an older probe says nothing about now
 # (`_status` sets it aside), and a database with none is still listed, as not probed. SQL,
-# for the outer join the ORM cannot say; it took two queries (the names, then the probes).
+# for the outer join the ORM cannot say; it took a query for the names and one per database.
 DATABASE_PROBES_SQL = """
 SELECT used.name, probe.ok, probe.error, probe.at
 FROM (
