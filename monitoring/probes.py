@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from controlplane import sql
 from migrations_app import broadcast
-from migrations_app.models import Component, Plan, Step
+from migrations_app.models import Component, Plan
 from monitoring import targets
 from monitoring.models import ProbeResult
 
@@ -146,17 +146,13 @@ class DatabaseStatus:
     warnings: list[str]
 
 
-# The plan's databases (those its steps act on that TARGET_DATABASES names) beside their
-# probes of the last STALE_AFTER, in one query: an older probe says nothing about now
-# (`_status` sets it aside), and a database with none is still listed, as not probed. SQL,
-# for the outer join the ORM cannot say; it took a query for the names and one per database.
+# The plan's databases (`targets.used_by`) beside their probes of the last STALE_AFTER, in
+# one query: an older probe says nothing about now (`_status` sets it aside), and a
+# database with none is still listed, as not probed. SQL, for the outer join the ORM
+# cannot say; it took a query for the names and one per database.
 DATABASE_PROBES_SQL = """
 SELECT used.name, probe.ok, probe.error, probe.at
-FROM (
-    SELECT DISTINCT step.database AS name
-    FROM {step} step JOIN {component} component ON component.id = step.component_id
-    WHERE component.plan_id = %s AND step.database IN ({names})
-) used
+FROM ({used}) used
 LEFT JOIN {probe} probe ON probe.kind = %s AND probe.target = used.name AND probe.at >= %s AND probe.at <= %s
 ORDER BY probe.at DESC, probe.id DESC
 """
@@ -165,19 +161,14 @@ ORDER BY probe.at DESC, probe.id DESC
 def database_status(plan: Plan, now: datetime) -> DatabaseStatus:
     """The plan's databases: unhealthy when one failed its last probes. Not probed
     recently is a warning, not a failure: a stopped beat must not roll traffic back."""
-    names = list(settings.TARGET_DATABASES)
-    if not names:
+    if not settings.TARGET_DATABASES:
         return DatabaseStatus(healthy=True, reasons=[], warnings=[])
-    query = DATABASE_PROBES_SQL.format(
-        step=Step._meta.db_table,
-        component=Component._meta.db_table,
-        probe=ProbeResult._meta.db_table,
-        names=sql.placeholders(names),
-    )
+    used, used_params = targets.used_by(plan)
+    query = DATABASE_PROBES_SQL.format(used=used, probe=ProbeResult._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     found: dict[str, list[ProbeResult]] = {}
     for name, ok, error, at in sql.rows(
-        query, [plan.pk, *names, ProbeResult.Kind.DATABASE, adapt(now - STALE_AFTER), adapt(now)]
+        query, [*used_params, ProbeResult.Kind.DATABASE, adapt(now - STALE_AFTER), adapt(now)]
     ):
         latest = found.setdefault(name, [])
         if at is not None and len(latest) < CONSECUTIVE_FAILURES:

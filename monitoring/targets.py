@@ -6,16 +6,39 @@ from contextlib import closing, contextmanager
 
 import psycopg
 from django.conf import settings
+from django.db import connection
 
+from controlplane import sql
 from controlplane.env import parse_database_url
 from migrations_app.errors import NotFound
-from migrations_app.models import Plan, Step
+from migrations_app.models import Component, Plan, Step
+
+# The TARGET_DATABASES names the plan's steps act on, one row each. SQL, so that
+# `probes.database_status` reads them with their latest probes in one query.
+USED_BY_SQL = """
+SELECT DISTINCT step.{database} AS name
+FROM {step} step JOIN {component} component ON component.id = step.component_id
+WHERE component.plan_id = %s AND step.{database} IN ({names})
+"""
+
+
+def used_by(plan: Plan) -> tuple[str, list]:
+    """`USED_BY_SQL` and its parameters for `plan` (TARGET_DATABASES must name one at least)."""
+    names = list(settings.TARGET_DATABASES)
+    query = USED_BY_SQL.format(
+        database=connection.ops.quote_name(Step._meta.get_field("database").column),
+        step=Step._meta.db_table,
+        component=Component._meta.db_table,
+        names=sql.placeholders(names),
+    )
+    return query, [plan.pk, *names]
 
 
 def databases_of(plan: Plan) -> list[str]:
     """The TARGET_DATABASES names the plan's steps act on."""
-    used = Step.objects.filter(component__plan=plan).exclude(database="").values_list("database", flat=True)
-    return sorted(set(used.distinct().order_by()) & set(settings.TARGET_DATABASES))
+    if not settings.TARGET_DATABASES:
+        return []
+    return sorted(name for (name,) in sql.rows(*used_by(plan)))
 
 
 def vendor_of(alias: str) -> str:
