@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
+from controlplane.celery import app
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -72,6 +74,7 @@ def running_workers(database_name: str, env: dict | None, log_path: Path, schedu
         ],
         [*celery, "beat", "-s", str(schedule_path), "-l", "WARNING"],
     ]
+    app.control.purge()  # a task an earlier test left would run against this server's database
     with open(log_path, "a") as log:
         processes = [
             subprocess.Popen(
