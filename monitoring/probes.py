@@ -119,7 +119,9 @@ class ProbeStatus:
     warnings: list[str] = field(default_factory=list)
 
 
-def _status(results: list[ProbeResult], label: str, now: datetime) -> ProbeStatus:
+def status_from(results: list[ProbeResult], label: str, now: datetime) -> ProbeStatus:
+    """A target's status from its latest probes, newest first (the health URL's or a
+    database's, however they were read)."""
     recent = [r for r in results if now - r.at <= STALE_AFTER]
     if not recent:
         return ProbeStatus(None, warnings=[f"{label}: not probed in the last {STALE_AFTER.total_seconds():.0f} s"])
@@ -136,7 +138,7 @@ def health_url_status(component: Component, now: datetime) -> ProbeStatus:
             :CONSECUTIVE_FAILURES
         ]
     )
-    return _status(results, f"health URL {component.health_url}", now)
+    return status_from(results, f"health URL {component.health_url}", now)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ class DatabaseStatus:
 
 
 # The plan's databases (`targets.used_by`) beside their probes of the last STALE_AFTER, in
-# one query: an older probe says nothing about now (`_status` sets it aside), and a
+# one query: an older probe says nothing about now (`status_from` sets it aside), and a
 # database with none is still listed, as not probed. SQL, for the outer join the ORM
 # cannot say; it took a query for the names and one per database.
 DATABASE_PROBES_SQL = """
@@ -177,7 +179,7 @@ def database_status(plan: Plan, now: datetime) -> DatabaseStatus:
             )
     reasons, warnings = [], []
     for alias in sorted(found):
-        status = _status(found[alias], f"database {alias!r}", now)
+        status = status_from(found[alias], f"database {alias!r}", now)
         if status.healthy is False:
             reasons.append(status.reason)
         warnings += status.warnings

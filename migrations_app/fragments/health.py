@@ -92,7 +92,7 @@ def _verdict(component, thresholds, window, metrics, compared, latest_probes, da
     if mismatch:
         reasons.append(mismatch)
     if component.health_url:
-        probe = probes._status(latest_probes.get(component.pk, []), f"health URL {component.health_url}", now)
+        probe = probes.status_from(latest_probes.get(component.pk, []), f"health URL {component.health_url}", now)
     else:
         probe = probes.ProbeStatus(None)
     if probe.reason:
