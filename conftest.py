@@ -1,10 +1,12 @@
-"""Shared fixtures: one persona per role, and the plans the tests act on."""
+"""Shared fixtures: empty task queues for every test, one persona per role, and the plans
+the tests act on."""
 
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
 
+from controlplane.celery import app
 from migrations_app.planfile import load_plan, parse_plan, parse_plan_file
 from migrations_app.roles import CLI, Actor, Role
 
@@ -19,6 +21,14 @@ def make_user(django_user_model, username, *roles):
     # get_or_create: transactional tests flush the groups the data migration made.
     user.groups.set([Group.objects.get_or_create(name=role)[0] for role in roles])
     return user
+
+
+@pytest.fixture(autouse=True)
+def empty_task_queues():
+    """Each test starts with the broker's queues empty: a task an earlier test sent, and no
+    worker took, would otherwise run in the next test that starts a worker (and act on,
+    or speak for, that test's plan)."""
+    app.control.purge()
 
 
 @pytest.fixture

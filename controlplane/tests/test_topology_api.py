@@ -55,7 +55,6 @@ def test_queues_no_worker_answers_are_named(logged_in, operator, tiny_plan, monk
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_worker_on_each_queue_answers_and_open_sockets_see_the_answers(tiny_plan, operator, client):
-    app.control.purge()  # a task an earlier test left would run here and speak on the plan's group
     await sync_to_async(client.force_login)(operator)
     socket = WebsocketCommunicator(PlanConsumer.as_asgi(), "/ws/plans/tiny/")
     socket.scope["user"] = operator

@@ -257,7 +257,6 @@ def test_without_a_webhook_url_deliveries_are_logged_as_skipped(edge, settings):
 def test_a_celery_worker_delivers_the_webhook_after_commit(webhook):
     spec, source = parse_plan_file(DEMO_PLAN)
     plan = load_plan(spec, source, actor=CLI).plan
-    app.control.purge()  # nothing an earlier test left runs here
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         alerts.raise_alert(plan, rule="automatic_rollback", severity="critical", message="rolled back", actor=SYSTEM)
         for _ in range(100):

@@ -74,7 +74,9 @@ def running_workers(database_name: str, env: dict | None, log_path: Path, schedu
         ],
         [*celery, "beat", "-s", str(schedule_path), "-l", "WARNING"],
     ]
-    app.control.purge()  # a task an earlier test left would run against this server's database
+    # Started once per module, before any test's own queues are emptied (conftest.py): a
+    # task an earlier module left would run against this server's database.
+    app.control.purge()
     with open(log_path, "a") as log:
         processes = [
             subprocess.Popen(

@@ -18,7 +18,6 @@ from django.db import connection
 
 from conftest import PASSWORD
 from controlplane import procfile
-from controlplane.celery import app
 from migrations_app import checklist
 from migrations_app.engine import services
 from migrations_app.models import Run, StepAttempt
@@ -52,7 +51,6 @@ def topology(transactional_db, tmp_path):
     commands = {entry.name: entry.argv for entry in procfile.read(procfile.ROOT_PROCFILE)}
     env = procfile.child_environment(os.environ | {"DATABASE_URL": database_url(), "SWITCHYARD_VAR_DIR": str(tmp_path)})
     ports = {"web-1": free_port(), "web-2": free_port()}
-    app.control.purge()  # the workers take only this test's tasks
     processes = {}
     try:
         for name, port in ports.items():
@@ -166,7 +164,6 @@ def two_migrations_workers(transactional_db, tmp_path):
         os.environ | {"DATABASE_URL": database_url(), "SWITCHYARD_VAR_DIR": str(tmp_path), "ENGINE_LEASE_SECONDS": "2"}
     )
     migrations = commands["worker-migrations"]
-    app.control.purge()  # the workers take only this test's tasks
     processes = {
         "worker-control": Process("worker-control", commands["worker-control"], env, tmp_path),
         "beat": Process("beat", commands["beat"], env, tmp_path),

@@ -15,7 +15,6 @@ import yaml
 from django.conf import settings
 from django.db import connection
 
-from controlplane.celery import app
 from migrations_app.models import Run
 from migrations_app.planfile import load_plan, parse_plan
 from migrations_app.roles import CLI
@@ -78,7 +77,6 @@ def target_sqlite(tmp_path, settings):
 
 @pytest.fixture
 def worker(tmp_path, target_sqlite, transactional_db):
-    app.control.purge()
     running = start_worker(tmp_path)
     yield running
     stop_worker(running)

@@ -31,9 +31,6 @@ def simulator(monkeypatch):
 def test_runphase_migrates_the_demo_components_in_dependency_order_with_independent_ones_overlapping(
     demo_plan, simulator, target_sqlite
 ):
-    from controlplane.celery import app
-
-    app.control.purge()
     # What phase 1 left in the target database: the migration_log table phase 3 writes to.
     for step in demo_plan.components.get(name="migration-tracking").steps.filter(kind="sql"):
         execute(step.forward, database=step.database, timeout=step.timeout_seconds)

@@ -20,7 +20,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 @pytest.fixture
 def worker():
-    app.control.purge()  # nothing left from earlier tests
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as running:
         yield running
 
