@@ -46,39 +46,64 @@ def provider_health(provider: str, figures: Figures, thresholds: dict) -> Provid
 
 
 def evaluate(component: Component, window_seconds: int | None = None, now: datetime | None = None) -> HealthVerdict:
-    """The component's health over the window (the rollout's `window_seconds` by default).
-
-    1. Sum the rollups of the window per provider; p95 from the latency buckets.
-    2. Judge the migrated provider against the thresholds, refusing to pass below
-       `min_samples` (ten requests cannot promote anything).
-    3. Add the comparison mismatch rate (judged when `max_mismatch_rate` is set), the
-       health URL's latest probes and the plan's databases' latest probes.
-    """
+    """The component's health over the window (the rollout's `window_seconds` by default):
+    the window's rollups summed per provider (p95 from the latency buckets), its comparison
+    counts, the health URL's latest probes and the plan's databases' latest probes, judged
+    by `judge`."""
     thresholds = thresholds_for(component)
     window = int(window_seconds or thresholds["window_seconds"])
     now = now or timezone.now()
     since = window_start(now, window)
     by_provider = rollups.metric_figures([component.pk], since)
-    providers = {name: provider_health(name, by_provider.get((name,), EMPTY), thresholds) for name in PROVIDERS}
+    return judge(
+        component,
+        thresholds,
+        window,
+        figures={name: by_provider.get((name,), EMPTY) for name in PROVIDERS},
+        compared=rollups.comparison_counts(component.pk, since),
+        probe=probes.health_url_status(component, now),
+        database=probes.database_status(component.plan, now),
+    )
+
+
+def judge(
+    component: Component,
+    thresholds: dict,
+    window: int,
+    *,
+    figures: dict[str, Figures],
+    compared: tuple[int, int],
+    probe: probes.ProbeStatus,
+    database: probes.DatabaseStatus,
+) -> HealthVerdict:
+    """The verdict on what was read for the window, however it was read (`evaluate` reads
+    one component; the plan overview reads all its traffic components at once).
+
+    1. Judge the migrated provider against the thresholds, refusing to pass below
+       `min_samples` (ten requests cannot promote anything); either provider's figures
+       past a warning threshold are warnings.
+    2. Add the comparison mismatch rate (judged when `max_mismatch_rate` is set), the
+       health URL's status and the databases' status.
+
+    `figures`: per provider; `compared`: (comparisons, mismatches)."""
+    providers = {name: provider_health(name, figures.get(name, EMPTY), thresholds) for name in PROVIDERS}
     migrated = providers[MIGRATED]
 
     enough = rules.enough_samples(migrated, thresholds)
     reasons: list[str] = list(migrated.reasons) if enough else [rules.samples_reason(migrated, thresholds, window)]
     warnings: list[str] = []
-    for figures in providers.values():
-        warnings += rules.judge_provider(figures, thresholds)[1] if rules.enough_samples(figures, thresholds) else []
+    for provider in providers.values():
+        warnings += rules.judge_provider(provider, thresholds)[1] if rules.enough_samples(provider, thresholds) else []
 
-    comparisons, mismatches = rollups.comparison_counts(component.pk, since)
+    comparisons, mismatches = compared
     mismatch_rate = mismatches / comparisons if comparisons else None
     mismatch = rules.mismatch_reason(mismatch_rate, thresholds)
     if mismatch:
         reasons.append(mismatch)
 
-    probe = probes.health_url_status(component, now)
     if probe.reason:
         reasons.append(probe.reason)
     warnings += probe.warnings
-    database = probes.database_status(component.plan, now)
     reasons += database.reasons
     warnings += database.warnings
 

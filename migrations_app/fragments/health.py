@@ -5,8 +5,8 @@
 database probes: about five queries); a plan overview with ten traffic cards would pay
 that ten times on every render and every pushed event. Here each kind of row is read once
 for all the components, from the earliest window start among them, and each component
-keeps the buckets of its own window; the judging is monitoring's own (provider_health,
-rules, the probes' status). A test holds the two equal.
+keeps the buckets of its own window; the judging is monitoring's own (`health.judge`, and
+the probes' status). A test holds the two equal.
 """
 
 from collections import defaultdict
@@ -15,11 +15,11 @@ from datetime import datetime
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
-from monitoring import health, probes, rollups, rules
+from monitoring import health, probes, rollups
 from monitoring.buckets import window_start
 from monitoring.models import ComparisonRollup, ProbeResult
 from monitoring.rollups import EMPTY, Figures
-from monitoring.verdict import MIGRATED, HealthVerdict
+from monitoring.verdict import HealthVerdict
 
 
 def verdicts(plan, components, now: datetime) -> dict[int, HealthVerdict]:
@@ -76,41 +76,16 @@ def _latest_health_url_probes(components, now: datetime) -> dict[int, list]:
 
 
 def _verdict(component, thresholds, window, metrics, compared, latest_probes, database, now) -> HealthVerdict:
-    # The same steps, in the same order, as monitoring.health.evaluate.
-    providers = {
-        name: health.provider_health(name, metrics[(component.pk, name)], thresholds) for name in health.PROVIDERS
-    }
-    migrated = providers[MIGRATED]
-    enough = rules.enough_samples(migrated, thresholds)
-    reasons = list(migrated.reasons) if enough else [rules.samples_reason(migrated, thresholds, window)]
-    warnings = []
-    for figures in providers.values():
-        warnings += rules.judge_provider(figures, thresholds)[1] if rules.enough_samples(figures, thresholds) else []
-    comparisons, mismatches = compared
-    mismatch_rate = mismatches / comparisons if comparisons else None
-    mismatch = rules.mismatch_reason(mismatch_rate, thresholds)
-    if mismatch:
-        reasons.append(mismatch)
     if component.health_url:
         probe = probes.status_from(latest_probes.get(component.pk, []), f"health URL {component.health_url}", now)
     else:
         probe = probes.ProbeStatus(None)
-    if probe.reason:
-        reasons.append(probe.reason)
-    warnings += probe.warnings
-    reasons += database.reasons
-    warnings += database.warnings
-    return HealthVerdict(
-        component=component.name,
-        window_seconds=window,
-        providers=providers,
-        mismatch_rate=mismatch_rate,
-        database_healthy=database.healthy,
-        enough_samples=enough,
-        healthy=enough and not reasons,
-        reasons=reasons,
-        warnings=warnings,
-        probe_healthy=probe.healthy,
-        comparisons=comparisons,
-        thresholds=thresholds,
+    return health.judge(
+        component,
+        thresholds,
+        window,
+        figures={name: metrics[(component.pk, name)] for name in health.PROVIDERS},
+        compared=tuple(compared),
+        probe=probe,
+        database=database,
     )
