@@ -202,6 +202,10 @@ FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g
 
 
 def _rebuild_rollups() -> None:
+    """The rollups of every sample in the table, written oldest bucket first: ingestion
+    writes them as time passes, so a health window's rows lie together in the table's
+    newest pages. (In the aggregate's hash order, each row of a window lands on a page of
+    its own: a page read per row, which a live system does not make.)"""
     from monitoring.buckets import BUCKET_FIELDS, LATENCY_BOUNDS_MS
 
     cases = []
@@ -220,7 +224,7 @@ def _rebuild_rollups() -> None:
                        to_timestamp(floor(extract(epoch FROM recorded_at) / 10) * 10),
                        COUNT(*), COUNT(*) FILTER (WHERE NOT success), SUM(duration_ms), MAX(duration_ms),
                        {", ".join(cases)}
-                FROM monitoring_metricsample GROUP BY 1, 2, 3, 4"""
+                FROM monitoring_metricsample GROUP BY 1, 2, 3, 4 ORDER BY 4"""
         )
         cursor.execute("ANALYZE monitoring_metricsample")
         cursor.execute("ANALYZE monitoring_metricrollup")
