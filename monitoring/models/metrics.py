@@ -43,7 +43,9 @@ class MetricSample(models.Model):
 class MetricRollup(models.Model):
     """Samples of one 10-second bucket for one (component, operation, provider)."""
 
-    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="metric_rollups")
+    # Indexed by the unique constraint below, which starts with the component: a second
+    # index of its own would only cost every rollup write.
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, db_index=False, related_name="metric_rollups")
     operation = models.CharField(max_length=100)
     provider = models.CharField(max_length=10, choices=Provider.choices)
     bucket_start = models.DateTimeField()
@@ -84,7 +86,10 @@ class MetricRollup(models.Model):
 class ComparisonRollup(models.Model):
     """Shadow comparisons of one 10-second bucket for one component."""
 
-    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="comparison_rollups")
+    # Indexed by the unique constraint below, which starts with the component.
+    component = models.ForeignKey(
+        Component, on_delete=models.CASCADE, db_index=False, related_name="comparison_rollups"
+    )
     bucket_start = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
     mismatches = models.PositiveIntegerField(default=0)
@@ -100,7 +105,10 @@ class ComparisonMismatch(models.Model):
 
     KEEP_PER_COMPONENT = 50
 
-    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="comparison_mismatches")
+    # Indexed by the (component, -id) index below.
+    component = models.ForeignKey(
+        Component, on_delete=models.CASCADE, db_index=False, related_name="comparison_mismatches"
+    )
     request_id = models.CharField(max_length=200)
     diff = models.JSONField(null=True, blank=True)
     received_at = models.DateTimeField()
