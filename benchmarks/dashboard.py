@@ -6,7 +6,7 @@ the Redis channel layer to 200 connected sockets.
 Targets: overview median under 50 ms; p95 from a state change's commit to its receipt on
 every socket under 100 ms. Baselines measured in the same run: a minimal Django view
 (GET /healthz) for the page, a bare group_send of a tiny message for the fan-out. The
-page's time in database calls is printed beside it: where the rest goes is Python.
+page's time in database calls is printed beside its median; the rest of it is Python.
 Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL); works in a scratch test database.
 """
 
@@ -159,7 +159,7 @@ class QueryTimer:
             self.ms += (time.perf_counter() - began) * 1000
 
 
-def measure_overview(client, plan, repeat: int = 60) -> tuple[float, float, float, float]:
+def measure_overview(client, plan, repeat: int = 60) -> tuple[float, float, float, int]:
     """Medians of the page and of the minimal view, requested in turn: a moment when the
     machine is slower falls on both, and the ratio stays fair. Also the page's median
     time in database calls, and its number of them."""

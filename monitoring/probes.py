@@ -138,6 +138,14 @@ def health_url_status(component: Component, now: datetime) -> ProbeStatus:
             :CONSECUTIVE_FAILURES
         ]
     )
+    return health_url_status_from(component, results, now)
+
+
+def health_url_status_from(component: Component, results: list[ProbeResult], now: datetime) -> ProbeStatus:
+    """The health URL's status from its latest probes, newest first, however they were read
+    (the plan overview reads every traffic component's at once)."""
+    if not component.health_url:
+        return ProbeStatus(None)
     return status_from(results, f"health URL {component.health_url}", now)
 
 

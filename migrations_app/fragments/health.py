@@ -76,16 +76,12 @@ def _latest_health_url_probes(components, now: datetime) -> dict[int, list]:
 
 
 def _verdict(component, thresholds, window, metrics, compared, latest_probes, database, now) -> HealthVerdict:
-    if component.health_url:
-        probe = probes.status_from(latest_probes.get(component.pk, []), f"health URL {component.health_url}", now)
-    else:
-        probe = probes.ProbeStatus(None)
     return health.judge(
         component,
         thresholds,
         window,
         figures={name: metrics[(component.pk, name)] for name in health.PROVIDERS},
         compared=tuple(compared),
-        probe=probe,
+        probe=probes.health_url_status_from(component, latest_probes.get(component.pk, []), now),
         database=database,
     )

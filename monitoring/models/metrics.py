@@ -43,8 +43,8 @@ class MetricSample(models.Model):
 class MetricRollup(models.Model):
     """Samples of one 10-second bucket for one (component, operation, provider)."""
 
-    # Indexed by the unique constraint below, which starts with the component: a second
-    # index of its own would only cost every rollup write.
+    # Indexed by the unique constraint below, which starts with the component: an index of
+    # its own would be a second copy, paid in space and on every new bucket's row.
     component = models.ForeignKey(Component, on_delete=models.CASCADE, db_index=False, related_name="metric_rollups")
     operation = models.CharField(max_length=100)
     provider = models.CharField(max_length=10, choices=Provider.choices)
