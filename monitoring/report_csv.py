@@ -3,6 +3,8 @@
 import csv
 import io
 
+from controlplane.spreadsheet import text_cell
+
 HEADER = ("section", "component", "operation", "metric", "baseline", "current", "change", "note")
 METRICS = ("samples", "error_rate", "avg_latency_ms", "p95_latency_ms", "throughput_per_s")
 CHANGES = {
@@ -21,17 +23,23 @@ def _value(value):
     return value
 
 
+def _row(*cells) -> list:
+    """Numbers as figures; text (names from the plan file, operations sent to the metrics
+    API) kept from being read as a formula."""
+    return [_value(cell) if cell is None or isinstance(cell, int | float) else text_cell(cell) for cell in cells]
+
+
 def _performance_rows(section: str, component: str, operation: str, row: dict):
     base, current, change = row["baseline"] or {}, row["current"] or {}, row["change"] or {}
     for metric in METRICS:
-        yield (
+        yield _row(
             section,
             component,
             operation,
             metric,
-            _value(base.get(metric)),
-            _value(current.get(metric)),
-            _value(change.get(CHANGES.get(metric, ""))),
+            base.get(metric),
+            current.get(metric),
+            change.get(CHANGES.get(metric, "")),
             "",
         )
 
@@ -47,26 +55,26 @@ def to_csv(report: dict) -> str:
         met = {True: "met", False: "not met", None: "not measurable"}[criterion["met"]]
         change = criterion.get("value_points", criterion.get("value_pct"))
         writer.writerow(
-            (
+            _row(
                 "success",
                 "",
                 "",
                 criterion["criterion"],
-                _value(criterion["baseline"]),
-                _value(criterion["current"]),
-                _value(change),
+                criterion["baseline"],
+                criterion["current"],
+                change,
                 met,
             )
         )
     for key, value in report["reliability"].items():
         if not isinstance(value, dict):
-            writer.writerow(("reliability", "", "", key, "", value, "", ""))
+            writer.writerow(_row("reliability", "", "", key, "", value, "", ""))
     for phase in report["phases"]:
         planned = f"{phase['planned_days'][0]}-{phase['planned_days'][1]} days"
         note = {True: "within plan", False: "over plan", None: "not started"}[phase["within_plan"]]
-        writer.writerow(("phase", "", "", phase["name"], planned, _value(phase["actual_days"]), "", note))
+        writer.writerow(_row("phase", "", "", phase["name"], planned, phase["actual_days"], "", note))
     for item in report["recommendations"]:
         writer.writerow(
-            ("recommendation", "", "", item["category"], item["priority"], item["description"], "", item["impact"])
+            _row("recommendation", "", "", item["category"], item["priority"], item["description"], "", item["impact"])
         )
     return out.getvalue()

@@ -9,6 +9,7 @@ from functools import cached_property
 
 from django.db.models import QuerySet
 
+from controlplane.spreadsheet import text_cell
 from migrations_app.models import AuditEvent
 
 from .base import PlanPage
@@ -98,13 +99,6 @@ class Echo:
         return value
 
 
-def _cell(value) -> str:
-    # A cell starting with =, +, - or @ is a formula to a spreadsheet: a reason typed as
-    # "=HYPERLINK(...)" must stay text when an auditor opens the export.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _json(value) -> str:
     return "" if value in (None, {}) else json.dumps(value, sort_keys=True)
 
@@ -115,7 +109,7 @@ def csv_rows(plan, audit_filter: AuditFilter):
     for e in plan_events(plan, audit_filter).iterator(chunk_size=2000):
         yield writer.writerow(
             [
-                _cell(value)
+                text_cell(value)  # every column is text, the moment and the id too
                 for value in (
                     e.at.isoformat(),
                     e.actor_name,

@@ -221,6 +221,27 @@ def test_the_report_is_served_as_json_and_csv(client, demo_plan, viewer, setting
 
 
 @pytest.mark.django_db
+def test_an_operation_named_as_a_formula_stays_text_in_the_csv_and_figures_stay_numbers(
+    client, demo_plan, viewer, settings
+):
+    # Operation names come from whoever holds a metrics token: a spreadsheet must not run one.
+    settings.TARGET_DATABASES = {}
+    now = datetime.now(UTC)
+    formula = '=HYPERLINK("http://example.invalid/x","open")'
+    send(PLAN, "edge-functions", "original", [100] * 20, at=now - timedelta(minutes=5), operation=formula)
+    send(PLAN, "edge-functions", "original", [100] * 20, at=now - timedelta(minutes=5), operation="-2+3")
+    baseline.capture(demo_plan, OPERATOR)
+    send(PLAN, "edge-functions", "migrated", [90] * 20, at=now, operation=formula)
+    send(PLAN, "edge-functions", "migrated", [90] * 20, at=now, operation="-2+3")
+    client.force_login(viewer)
+    rows = list(csv.reader(io.StringIO(client.get(f"/api/v1/plans/{PLAN}/report.csv").content.decode())))
+    latency = {r[2]: r for r in rows if r[0] == "performance" and r[3] == "avg_latency_ms"}
+    assert set(latency) == {"'" + formula, "'-2+3"}
+    # 100 ms before, 90 ms after: a change of -10%, written as a number a spreadsheet sums.
+    assert latency["'-2+3"][4:7] == ["100", "90", "-10"]
+
+
+@pytest.mark.django_db
 def test_operators_capture_a_baseline_through_the_api_and_viewers_may_not(
     client, demo_plan, operator, viewer, settings
 ):
