@@ -32,6 +32,20 @@ def empty_task_queues():
 
 
 @pytest.fixture
+def broker_unreachable():
+    """The Celery broker at a port nothing listens on, as in a Redis outage, for the tasks
+    this process sends (Celery keeps its connection pools on the app: they are set aside
+    for the test and put back after)."""
+    from tests.e2e.server import free_port
+
+    saved = app.conf.broker_write_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
+    app._pool = app.amqp._producer_pool = None
+    yield
+    app.conf.broker_write_url, app._pool, app.amqp._producer_pool = saved
+
+
+@pytest.fixture
 def viewer(django_user_model):
     return make_user(django_user_model, "vera-viewer", Role.VIEWER)
 

@@ -7,7 +7,6 @@ and the periodic sweep never both send it. A failed attempt is retried after 5 s
 delivery is logged as skipped, so the log still shows what would have been sent.
 """
 
-import contextlib
 import json
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from controlplane import dispatch
 from migrations_app.models import Plan
 from monitoring.models import WebhookDelivery
 
@@ -65,9 +65,7 @@ def send(plan: Plan | None, kind: str, text: str, data: dict | None = None, *, a
 def _enqueue(delivery_id: int) -> None:
     from monitoring.tasks import deliver_webhook
 
-    # When the broker is down, the periodic sweep (deliver_due) sends it later.
-    with contextlib.suppress(Exception):
-        deliver_webhook.delay(delivery_id)
+    dispatch.send(deliver_webhook, (delivery_id,), recovered_by="the periodic sweep (deliver_due) sends it later")
 
 
 def deliver(delivery_id: int, now: datetime | None = None) -> WebhookDelivery | None:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from controlplane import dispatch
 from migrations_app import audit, broadcast, transitions
 from migrations_app.broadcast import Event
 from migrations_app.models import Run
@@ -63,7 +64,9 @@ def dispatch_task(task_name: str, component_run_id: int) -> None:
     """Send the component's task once the current transaction commits."""
     from . import tasks  # tasks import the engine: imported late to keep the cycle out
 
-    transaction.on_commit(partial(getattr(tasks, task_name).delay, component_run_id))
+    task = getattr(tasks, task_name)
+    recovery = "the sweeper sends a component queued long ago and never claimed again"
+    transaction.on_commit(partial(dispatch.send, task, (component_run_id,), recovered_by=recovery))
 
 
 def publish_component_run(cr: ComponentRun) -> None:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from controlplane import dispatch
 from migrations_app import approvals, audit, broadcast
 from migrations_app.broadcast import Event
 from migrations_app.errors import Conflict
@@ -91,7 +92,12 @@ def emergency_rollback(plan: Plan, *, actor: Actor, reason: str, data: dict | No
 def schedule_stability_check(plan_id: int, epoch: int, attempt: int) -> None:
     from migrations_app.rollout import tasks  # the tasks module calls back into this one
 
-    tasks.verify_stability.apply_async((plan_id, epoch, attempt), countdown=settings.STABILITY_CHECK_INTERVAL_SECONDS)
+    dispatch.send(
+        tasks.verify_stability,
+        (plan_id, epoch, attempt),
+        countdown=settings.STABILITY_CHECK_INTERVAL_SECONDS,
+        recovered_by="the reconcile beat resumes a stalled verification (resume_stalled)",
+    )
 
 
 def stall_after() -> timedelta:

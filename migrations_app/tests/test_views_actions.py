@@ -236,6 +236,30 @@ def test_an_operator_starts_phase_one_once_the_checklist_is_complete(logged_in, 
     assert tiny_plan.phases.get(key="one").state == "in_progress"
 
 
+@pytest.mark.django_db
+def test_a_phase_started_while_the_broker_is_unreachable_starts_and_its_components_are_sent_later(
+    logged_in, operator, tiny_plan, broker_unreachable, django_capture_on_commit_callbacks, caplog
+):
+    from migrations_app.engine import config, sweeper
+    from migrations_app.models.runs import ComponentRun
+
+    client = logged_in(operator)
+    client.post(PLAN + "/checklist/0/tick")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(PLAN + "/phases/one/start", REASON, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    run = Run.objects.get(plan=tiny_plan)
+    assert f"One started: run {run.pk}." in response.content.decode()
+    queued = ComponentRun.objects.filter(run=run, state=ComponentRun.State.QUEUED)
+    assert queued.exists()
+    assert "run_component" in caplog.text and "the sweeper sends" in caplog.text
+    # Nothing is lost: a component queued long ago and never claimed is sent again.
+    long_ago = timezone.now() - timedelta(seconds=config.REDISPATCH_AFTER_SECONDS + 1)
+    queued.update(queued_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweeper.sweep()["redispatched"] == queued.count()
+
+
 @pytest.fixture
 def past_window(tiny_plan):
     """alpha migrated in phase one, promoted: its window (0 h) is closed."""

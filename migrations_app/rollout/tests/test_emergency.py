@@ -1,5 +1,7 @@
 """Emergency rollback of a plan, stability verification, and clearing force-original."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 
@@ -49,6 +51,29 @@ def test_every_rollout_goes_to_zero_with_force_original_and_fallback_in_one_go(l
     assert event.reason == "error spike on checkout"
     assert event.before["rollouts"]["edge-functions"] == {"percentage": 40, "state": "paused"}
     assert AuditEvent.objects.filter(action="rollout.emergency_rolled_back").count() == 2
+
+
+def test_an_unreachable_broker_neither_undoes_the_rollback_nor_fails_the_operators_request(
+    live, operator, logged_in, broker_unreachable, django_capture_on_commit_callbacks, caplog
+):
+    # A Redis outage is when the red button gets pressed: the first stability check cannot
+    # be sent, and the operator must still see that all traffic is back on the original.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = logged_in(operator).post(
+            f"/plans/{live.key}/emergency-rollback", {"reason": "redis is down"}, HTTP_HX_REQUEST="true"
+        )
+    assert response.status_code == 200
+    assert "Emergency rollback done" in response.content.decode()
+    plan = Plan.objects.get(pk=live.pk)
+    assert (plan.force_original, plan.stability) == (True, Stability.VERIFYING)
+    assert {name: r.percentage for name, r in rollouts(live).items()} == {
+        "edge-functions": 0,
+        "blue-green-deployment": 0,
+    }
+    assert "verify_stability" in caplog.text and "resume_stalled" in caplog.text
+    # Nothing is lost: the verification counts as stalled and the beat sends its check again.
+    later = plan.stability_checked_at + emergency.stall_after() + timedelta(seconds=1)
+    assert emergency.resume_stalled(now=later) == [plan.pk]
 
 
 def test_it_needs_a_reason_and_writes_nothing_without_one(live, operator):
