@@ -11,7 +11,9 @@ VAR_DIR := $(or $(SWITCHYARD_VAR_DIR),var)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchyard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format bench install install-dev clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test lint format bench install install-dev browser clean
 
 $(VENV)/.run-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,20 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
 
 install: $(VENV)/.run-installed
 install-dev: $(VENV)/.dev-installed
+
+# The browser tests drive Debian's Chromium: Playwright cannot download a browser here.
+# Installed with apt when this runs as root; otherwise it says what to run.
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Chromium for the browser tests"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "the browser tests need $(CHROMIUM): sudo apt-get install -y chromium chromium-driver" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 
 $(VAR_DIR)/secret-key:
 	@mkdir -p $(VAR_DIR)
@@ -54,7 +70,7 @@ format: install-dev
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-test: install-dev lint
+test: install-dev lint browser
 	SECRET_KEY=test-only-not-secret \
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \

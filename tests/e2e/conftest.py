@@ -37,7 +37,7 @@ def browser():
     """Per module: Playwright's sync API keeps an event loop running in this thread while
     it lives, which the asyncio tests of other modules must not find."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver (.ci/run does it)")
+        pytest.fail(f"{CHROMIUM} is missing: make browser (as root) installs it")
     from playwright.sync_api import sync_playwright
 
     # The ORM calls a test makes between browser steps are ordinary blocking calls, made
