@@ -19,6 +19,7 @@ def send(task, args: tuple, *, recovered_by: str, **options) -> bool:
     try:
         task.apply_async(args, **options)
     except OperationalError as error:
-        logger.warning("%s%s not sent, the broker is unreachable (%s): %s", task.name, args, error, recovered_by)
+        call = f"{task.name}({', '.join(map(repr, args))})"
+        logger.warning("%s not sent, the broker is unreachable (%s): %s", call, error, recovered_by)
         return False
     return True

@@ -265,3 +265,23 @@ def test_a_celery_worker_delivers_the_webhook_after_commit(webhook):
             time.sleep(0.1)
     assert WebhookDelivery.objects.get().state == WebhookDelivery.State.DELIVERED
     assert len(webhook.received) == 1
+
+
+@pytest.mark.django_db
+def test_a_notification_whose_task_cannot_be_sent_is_delivered_by_the_sweep(
+    edge, webhook, broker_unreachable, django_capture_on_commit_callbacks, caplog
+):
+    # The moment something goes wrong enough to notify may be a Redis outage: the delivery
+    # is kept, the warning names the task as called, and the periodic sweep sends it.
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = notify.send(edge.plan, "rollback", "edge-functions rolled back")
+    assert f"monitoring.tasks.deliver_webhook({delivery.pk}) not sent" in caplog.text
+    assert "deliver_due" in caplog.text
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == (WebhookDelivery.State.PENDING, 0)
+    assert notify.deliver_due() == 1
+    delivery.refresh_from_db()
+    assert delivery.state == WebhookDelivery.State.DELIVERED
+    assert [json.loads(r["body"])["text"] for r in webhook.received] == [
+        "[Switchyard truststream-v4.2] edge-functions rolled back"
+    ]
