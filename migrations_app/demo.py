@@ -4,9 +4,11 @@ import logging
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,7 @@ from django.contrib.auth.models import Group
 
 from migrations_app.planfile import load_plan, parse_plan_file
 from migrations_app.roles import CLI, Role
+from monitoring import targets
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,24 @@ def ensure_users(password: str) -> list[str]:
 def load_demo_plan():
     spec, source = parse_plan_file(DEMO_PLAN)
     return load_plan(spec, source, actor=CLI)
+
+
+def create_target_databases() -> list[str]:
+    """The demo's SQLite target databases (the default TARGET_DATABASES is one in var/),
+    created empty where their file is missing. The plan's steps act on them, and the
+    probes check them from the start: a database that is not there fails its probe, as it
+    should on a real system, and would show every traffic card failing its health gate on
+    a first start. Existing files and PostgreSQL databases are left as they are."""
+    created = []
+    for alias in settings.TARGET_DATABASES:
+        path = targets.sqlite_file(alias)
+        if path is None or path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(path)) as connection:
+            connection.execute("PRAGMA user_version")  # opens, and so creates, the file
+        created.append(alias)
+    return created
 
 
 def simulator_url() -> str:

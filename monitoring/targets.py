@@ -3,6 +3,7 @@ pre-migration assessment. Short-lived: opened, used, closed."""
 
 import sqlite3
 from contextlib import closing, contextmanager
+from pathlib import Path
 
 import psycopg
 from django.conf import settings
@@ -43,6 +44,12 @@ def databases_of(plan: Plan) -> list[str]:
 
 def vendor_of(alias: str) -> str:
     return "sqlite" if _config(alias)["ENGINE"].endswith("sqlite3") else "postgresql"
+
+
+def sqlite_file(alias: str) -> Path | None:
+    """The file of the target database `alias` when it is SQLite; None for PostgreSQL."""
+    config = _config(alias)
+    return Path(config["NAME"]) if config["ENGINE"].endswith("sqlite3") else None
 
 
 def _config(alias: str) -> dict:

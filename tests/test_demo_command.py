@@ -66,6 +66,9 @@ def test_the_demo_serves_the_plan_to_a_logged_in_operator(demo_server):
     assert f"Switchyard is at http://127.0.0.1:{root.rsplit(':', 1)[1]}/" in output
     assert "operator, approver, approver2, viewer, admin" in output
     assert "demo-pass-4471" in output
+    # The database the plan's steps act on is there from the start, so its probe passes.
+    assert "Target database target created, empty" in output
+    assert (log_path.parent / "target.sqlite3").exists()
     with httpx.Client(base_url=root, follow_redirects=True, timeout=10) as client:
         login = client.get("/accounts/login/")
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)

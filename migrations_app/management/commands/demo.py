@@ -24,6 +24,8 @@ class Command(BaseCommand):
             )
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
+        for alias in demo.create_target_databases():
+            self.stdout.write(f"Target database {alias} created, empty: the plan's steps act on it.")
         result = demo.load_demo_plan()
         state = "loaded" if result.created else ("reloaded" if result.changes else "already loaded")
         self.stdout.write(f"Plan {result.plan.key} {state}.")
