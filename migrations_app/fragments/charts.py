@@ -257,7 +257,8 @@ def phases_figure(phases, now: datetime) -> dict:
         "marker": {"color": "#2563eb"},
     }
     layout = _layout("Phases: planned against actual", "", barmode="overlay")
-    layout["yaxis"] = {"autorange": "reversed"}
+    # The phases' names label the bars: the margin grows to fit the longest of them.
+    layout["yaxis"] = {"autorange": "reversed", "automargin": True}
     return {"chart-phases": {"data": [planned, actual], "layout": layout}}
 
 

@@ -22,10 +22,22 @@ def open_plan(page):
     expect(page.locator("#socket-status")).to_have_text(LIVE)
 
 
+def assert_phase_names_fit_their_chart(page):
+    labels = page.locator("#chart-phases .ytick text")
+    expect(labels).to_have_count(5)
+    chart = page.locator("#chart-phases").bounding_box()
+    for label in labels.all():
+        box = label.bounding_box()
+        outside = chart["x"] - box["x"]
+        assert outside <= 0, f"{label.text_content()!r} starts {outside:.0f} px left of its chart"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_ticks_by_an_operator_arrive_live_in_a_second_browser(browser_as, operator, viewer, demo_plan, screenshot):
     watcher = browser_as(viewer)
     open_plan(watcher)
+    # The demo's long phase names ("Production Deployment") label the timeline in full.
+    assert_phase_names_fit_their_chart(watcher)
     watcher.evaluate("window.notReloaded = true")
     actor = browser_as(operator)
     open_plan(actor)
