@@ -84,3 +84,6 @@ def test_the_demo_serves_the_plan_to_a_logged_in_operator(demo_server):
         assert plan.text.count("<li>☐") == 7
         # Static files come from the server itself, never from a CDN.
         assert client.get("/static/switchyard/app.css").status_code == 200
+        # The tab's icon is the page's own (a browser asks for /favicon.ico otherwise: a 404).
+        icon = re.search(r'<link rel="icon" href="([^"]+)"', plan.text).group(1)
+        assert client.get(icon).headers["content-type"] == "image/svg+xml"
