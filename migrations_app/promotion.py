@@ -8,6 +8,7 @@ moves the phase from awaiting approval to promoted and starts its rollback windo
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from migrations_app import approvals, transitions
@@ -43,17 +44,24 @@ def all_components_migrated(phase: Phase) -> Gate:
     return Gate("all components migrated", not behind, ", ".join(behind) or "every component is migrated")
 
 
+def _serving(components) -> list:
+    """The components that serve traffic, each with its rollout."""
+    return [c for c in components if c.traffic and hasattr(c, "rollout")]
+
+
 def traffic_at_full(phase: Phase) -> Gate:
-    behind = [
-        f"{c.name} at {c.rollout.percentage}%"
-        for c in _components(phase)
-        if c.traffic and hasattr(c, "rollout") and c.rollout.percentage < 100
-    ]
+    serving = _serving(_components(phase))
+    behind = [f"{c.name} at {c.rollout.percentage}%" for c in serving if c.rollout.percentage < 100]
     if phase.plan.force_original:
         behind.append("force-original is on")
-    return Gate(
-        "traffic components at 100%", not behind, ", ".join(behind) or "all traffic is on the new implementation"
-    )
+    if behind:
+        detail = ", ".join(behind)
+    elif serving:
+        detail = "all of this phase's traffic is on the new implementation"
+    else:
+        # Said as it is: the plan's other traffic may well be at 0%.
+        detail = "no component of this phase serves traffic"
+    return Gate("traffic components at 100%", not behind, detail)
 
 
 def checklist_complete(phase: Phase) -> Gate:
@@ -109,6 +117,15 @@ def phase_fingerprint(phase: Phase) -> str:
     )
 
 
+def promotion_summary(phase: Phase) -> str:
+    """What an approver reads first: the phase, its components, and its traffic if it has any."""
+    components = _components(phase)
+    migrated = sum(1 for c in components if c.state == ComponentState.COMPLETED)
+    serving = _serving(components)
+    traffic = f"traffic at 100% on {', '.join(c.name for c in serving)}" if serving else "no traffic to shift"
+    return f"Promote phase {phase.name} ({phase.key}): {migrated} component{pluralize(migrated)} migrated, {traffic}"
+
+
 def request_promotion(phase: Phase, *, actor: Actor, reason: str = "") -> Approval:
     """Ask for the phase's promotion.
 
@@ -127,11 +144,10 @@ def request_promotion(phase: Phase, *, actor: Actor, reason: str = "") -> Approv
         if not all(gate.passed for gate in gates):
             raise GatesFailed(phase, gates)
         transitions.apply(phase, PhaseState.AWAITING_APPROVAL, actor=actor, reason=reason)
-        migrated = sum(1 for c in _components(phase) if c.state == ComponentState.COMPLETED)
         return approvals.request(
             plan=plan,
             kind=Approval.Kind.PHASE_PROMOTION,
-            summary=f"Promote phase {phase.name} ({phase.key}): {migrated} components migrated, traffic at 100%",
+            summary=promotion_summary(phase),
             fingerprint=phase_fingerprint(phase),
             required=phase.approvals_required,
             actor=actor,

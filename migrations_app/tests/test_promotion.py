@@ -55,13 +55,31 @@ def test_traffic_components_must_be_at_100_percent(tiny_plan, operator):
     assert next(g for g in gates if g.name == "readiness checklist").passed  # only phase 1 needs it
 
 
+def test_a_phase_without_traffic_components_says_so_instead_of_claiming_all_traffic_moved(tiny_plan, operator):
+    phase = ready_phase_one(tiny_plan, operator)
+    traffic = next(g for g in promotion.check_gates(phase) if g.name == "traffic components at 100%")
+    assert (traffic.passed, traffic.detail) == (True, "no component of this phase serves traffic")
+
+
+def test_a_phase_whose_traffic_is_all_moved_names_it_in_the_request(tiny_plan, operator):
+    Phase.objects.filter(plan=tiny_plan, key="two").update(state=PhaseState.IN_PROGRESS)
+    Component.objects.filter(plan=tiny_plan).update(state=ComponentState.COMPLETED)
+    Rollout.objects.filter(component__name="beta").update(percentage=100)
+    phase = tiny_plan.phases.get(key="two")
+    traffic = next(g for g in promotion.check_gates(phase) if g.name == "traffic components at 100%")
+    assert (traffic.passed, traffic.detail) == (True, "all of this phase's traffic is on the new implementation")
+    approval = promotion.request_promotion(phase, actor=actor(operator))
+    assert approval.summary == "Promote phase Two (two): 1 component migrated, traffic at 100% on beta"
+
+
 def test_a_request_moves_the_phase_to_awaiting_approval_and_names_what_changes(tiny_plan, operator):
     phase = ready_phase_one(tiny_plan, operator)
     approval = promotion.request_promotion(phase, actor=actor(operator), reason="done")
     phase.refresh_from_db()
     assert phase.state == PhaseState.AWAITING_APPROVAL
     assert (approval.kind, approval.state, approval.required_approvals) == ("phase_promotion", "pending", 1)
-    assert approval.summary == "Promote phase One (one): 1 components migrated, traffic at 100%"
+    # Phase one has no traffic component: the summary does not claim any traffic moved.
+    assert approval.summary == "Promote phase One (one): 1 component migrated, no traffic to shift"
     assert approval.requested_by == operator
 
 
