@@ -102,6 +102,11 @@ class PlanConsumer(AsyncJsonWebsocketConsumer):
                 await self._send_event(*await self.inbox.get())
         except asyncio.CancelledError:
             raise
+        except OSError:
+            # The browser went away with an event on its way: the ASGI server raises an
+            # OSError for a send on a closed connection (uvicorn's ClientDisconnected). No
+            # error: its disconnect follows, and a page that comes back fetches its regions.
+            logger.debug("plan %s socket: the browser left before an event reached it", self.plan.key)
         except Exception:
             # A page that stops hearing its plan must not look live: closed, it says "lost",
             # reconnects and fetches its regions afresh.

@@ -17,8 +17,8 @@ from migrations_app.consumers import PlanConsumer
 from migrations_app.models import ChecklistItem, Run, StepAttempt
 
 
-def communicator(plan_key, user, query="view=overview"):
-    comm = WebsocketCommunicator(PlanConsumer.as_asgi(), f"/ws/plans/{plan_key}/?{query}")
+def communicator(plan_key, user, query="view=overview", application=None):
+    comm = WebsocketCommunicator(application or PlanConsumer.as_asgi(), f"/ws/plans/{plan_key}/?{query}")
     comm.scope["user"] = user
     comm.scope["url_route"] = {"kwargs": {"plan_key": plan_key}}
     return comm
@@ -202,4 +202,43 @@ async def test_an_open_page_renews_its_group_membership_before_it_expires(tiny_p
     await asyncio.sleep(0.4)  # the renewal runs meanwhile
     await layer.group_send(group, {"type": broadcast.MESSAGE_TYPE, "event": "plan.changed", "payload": {}, "seq": 999})
     assert await comm.receive_from(timeout=3)
+    await comm.disconnect()
+
+
+class LeavingBrowser:
+    """The server's side of a browser that goes away: once `gone`, a send raises an OSError,
+    as the ASGI spec asks of a server whose connection has closed (uvicorn raises its
+    ClientDisconnected, an OSError)."""
+
+    def __init__(self, application):
+        self.application, self.gone = application, False
+
+    async def __call__(self, scope, receive, send):
+        async def send_unless_gone(message):
+            if self.gone:
+                raise ConnectionResetError("the browser has gone")
+            await send(message)
+
+        await self.application(scope, receive, send_unless_gone)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_browser_that_leaves_with_an_event_on_its_way_is_no_error(tiny_plan, operator, viewer, caplog):
+    # Closing a tab is ordinary: it must not fill the log with errors and tracebacks.
+    caplog.set_level("DEBUG", logger="migrations_app.consumers")
+    browser = LeavingBrowser(PlanConsumer.as_asgi())
+    comm = communicator("tiny", viewer, application=browser)
+    assert (await comm.connect())[0]
+    assert (await comm.receive_json_from(timeout=3))["hello"] is True
+    browser.gone = True
+    await tick_first_item(tiny_plan, operator)
+    for _ in range(100):
+        said = [r for r in caplog.records if r.name == "migrations_app.consumers"]
+        if said:
+            break
+        await asyncio.sleep(0.05)
+    assert [(r.levelname, r.getMessage()) for r in said] == [
+        ("DEBUG", "plan tiny socket: the browser left before an event reached it")
+    ]
     await comm.disconnect()
