@@ -17,6 +17,10 @@ from monitoring.verdict import MIGRATED, ORIGINAL
 PROVIDERS = (ORIGINAL, MIGRATED)
 COLOURS = {ORIGINAL: "#6b7280", MIGRATED: "#2563eb"}
 HISTORY_SECONDS = 3600
+# Labels of marks close in time would print over each other: each mark's label stands on
+# one of this many rows, in turn by time, so neighbours never share a row.
+LABEL_ROWS = 3
+LABEL_ROW_PX = 18
 # Rollout changes that mark the rollout chart, and the words of the mark.
 MARKS = {
     "rollout.auto_rolled_back": "health gate rolled back",
@@ -196,11 +200,13 @@ def rollout_figure(chart_id: str, components, events, promotions, now: datetime)
                         "showarrow": True,
                         "arrowhead": 2,
                         "ax": 0,
-                        "ay": -28,
                         "font": {"size": 10, "color": "#b91c1c" if "back" in e.action else "#374151"},
                     }
                 )
-    for promotion in promotions:
+    annotations.sort(key=lambda mark: mark["x"])
+    for row, mark in enumerate(annotations):
+        mark["ay"] = -28 - LABEL_ROW_PX * (row % LABEL_ROWS)
+    for row, promotion in enumerate(promotions):
         at = promotion.at.isoformat()
         shapes.append(
             {
@@ -215,7 +221,16 @@ def rollout_figure(chart_id: str, components, events, promotions, now: datetime)
             }
         )
         annotations.append(
-            {"x": at, "yref": "paper", "y": 1, "text": f"promoted: {promotion.target_label}", "showarrow": False}
+            {
+                "x": at,
+                "yref": "paper",
+                "y": 1,
+                "text": f"promoted: {promotion.target_label}",
+                "showarrow": False,
+                "xanchor": "left",  # from just right of its line
+                "xshift": 3,
+                "yshift": -LABEL_ROW_PX * (row % LABEL_ROWS),
+            }
         )
     layout = _layout("Traffic on the new implementation", "%", shapes=shapes, annotations=annotations[-40:])
     layout["yaxis"]["range"] = [0, 105]
