@@ -22,7 +22,16 @@ from monitoring.verdict import MIGRATED
 # The procedure's success metrics: "< 0.1% error rate increase", "within 5% of baseline".
 MAX_ERROR_RATE_INCREASE = 0.001
 MAX_LATENCY_INCREASE = 0.05
-ROLLBACK_ACTIONS = ("rollout.rolled_back", "component.rolled_back", "phase.rolled_back")
+# What the system records when something goes back to the original implementation, by
+# the kind the report counts it under. An emergency rollback counts once, however many
+# rollouts it moved (each of them also records rollout.emergency_rolled_back).
+ROLLBACKS = {
+    "rollout.auto_rolled_back": "health_gate",
+    "plan.emergency_rollback": "emergency",
+    "rollout.planned_rollback_started": "planned",
+    "component.rolled_back": "component",
+    "phase.rolled_back": "phase",
+}
 DAY = 86400
 
 
@@ -144,9 +153,9 @@ def reliability(plan: Plan) -> dict:
     by_component: dict[str, int] = {}
     for name in failed.values_list("component__name", flat=True):
         by_component[name] = by_component.get(name, 0) + 1
-    rollbacks = dict.fromkeys(ROLLBACK_ACTIONS, 0)
-    for action in AuditEvent.objects.filter(plan=plan, action__in=ROLLBACK_ACTIONS).values_list("action", flat=True):
-        rollbacks[action] += 1
+    rollbacks = dict.fromkeys(ROLLBACKS.values(), 0)
+    for action in AuditEvent.objects.filter(plan=plan, action__in=ROLLBACKS).values_list("action", flat=True):
+        rollbacks[ROLLBACKS[action]] += 1
     alerts = dict.fromkeys(Alert.Severity.values, 0)
     for severity in Alert.objects.filter(plan=plan).values_list("severity", flat=True):
         alerts[severity] += 1

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.template.loader import render_to_string
 
-from migrations_app import audit
 from migrations_app.models import Phase, Run, Step, StepAttempt
 from migrations_app.roles import Actor, Permission
+from migrations_app.rollout import emergency
 from monitoring import alerts, baseline, report
 from monitoring.tests.conftest import report as send
 
@@ -143,8 +143,7 @@ def failed_attempt(plan, component_name):
 @pytest.mark.django_db
 def test_the_report_counts_failures_rollbacks_and_alerts_and_phase_durations(fixed_data):
     failed_attempt(fixed_data, "edge-functions")
-    rollout = fixed_data.components.get(name="edge-functions").rollout
-    audit.record(actor=OPERATOR, action="rollout.rolled_back", target=rollout, reason="error rate 12%")
+    emergency.emergency_rollback(fixed_data, actor=OPERATOR, reason="error rate 12%")
     alerts.raise_alert(fixed_data, rule="automatic_rollback", severity="critical", message="rolled back")
     Phase.objects.filter(plan=fixed_data, key="setup").update(
         started_at=R - timedelta(days=3), promoted_at=R - timedelta(hours=12)
@@ -153,7 +152,8 @@ def test_the_report_counts_failures_rollbacks_and_alerts_and_phase_durations(fix
     built = report.build_report(fixed_data, now=R)
     reliability = built["reliability"]
     assert (reliability["failed_steps"], reliability["failed_steps_by_component"]) == (1, {"edge-functions": 1})
-    assert (reliability["rollbacks"], reliability["rollbacks_by_kind"]["rollout.rolled_back"]) == (1, 1)
+    # One emergency rollback, though it moved both traffic components.
+    assert (reliability["rollbacks"], reliability["rollbacks_by_kind"]["emergency"]) == (1, 1)
     assert (reliability["alerts"], reliability["alerts_by_severity"]["critical"], reliability["open_alerts"]) == (
         1,
         1,

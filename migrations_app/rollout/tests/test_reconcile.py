@@ -5,7 +5,7 @@ from django.test import override_settings
 
 from conftest import actor
 from migrations_app.models import Approval, AuditEvent, Plan, Run
-from migrations_app.rollout import reconcile, services
+from migrations_app.rollout import emergency, reconcile, services
 from migrations_app.rollout.tests.conftest import age, database_down, failing, healthy, rollout_of, thin
 from migrations_app.states import RolloutState
 
@@ -173,3 +173,13 @@ def test_a_time_scale_shortens_the_interval_the_plan_states(beta, operator):
     rollout = age(rollout_of(beta), 31)
     assert run(rollout, healthy()).action == "advance"
     assert rollout_of(beta).percentage == 25
+
+
+def test_the_reports_rollbacks_count_what_the_health_gate_and_the_red_button_did(beta, operator):
+    from monitoring import report
+
+    run(started(beta, operator, seconds_ago=5), failing(error_rate=0.12))  # the health gate
+    emergency.emergency_rollback(Plan.objects.get(pk=beta.plan_id), actor=actor(operator), reason="still bad")
+    reliability = report.reliability(Plan.objects.get(pk=beta.plan_id))
+    assert reliability["rollbacks"] == 2
+    assert {kind: n for kind, n in reliability["rollbacks_by_kind"].items() if n} == {"health_gate": 1, "emergency": 1}
