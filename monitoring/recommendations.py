@@ -6,9 +6,15 @@ providers differing by 500 ms or 2 points. Its cost rule needs cost figures, whi
 Switchyard does not collect, so it has no counterpart here.
 """
 
+from django.template.defaultfilters import pluralize
+
 POST_MIGRATION_P95_MS = 2000  # ContinuousMonitor.setupPerformanceMonitoring
 MAX_ERROR_RATE_INCREASE_POINTS = 0.1
 MAX_LATENCY_INCREASE_PCT = 5.0
+
+
+def _counted(n: int, word: str) -> str:
+    return f"{n} {word}{pluralize(n)}"
 
 
 def _item(category: str, priority: str, description: str, impact: str, effort: str) -> dict:
@@ -90,8 +96,8 @@ def recommendations(report: dict) -> list[dict]:
             _item(
                 "Reliability",
                 "Medium",
-                f"{reliability['rollbacks']} rollbacks happened during the migration: review their reasons in the "
-                "audit log and keep the rollback procedures tested",
+                f"{_counted(reliability['rollbacks'], 'rollback')} happened during the migration: review the "
+                "reasons in the audit log and keep the rollback procedures tested",
                 "Lower risk for the next migration",
                 "Low",
             )
@@ -101,7 +107,8 @@ def recommendations(report: dict) -> list[dict]:
             _item(
                 "Operations",
                 "Medium",
-                f"{reliability['open_alerts']} alerts are still open: resolve or acknowledge them before closing",
+                f"{_counted(reliability['open_alerts'], 'alert')} {'is' if reliability['open_alerts'] == 1 else 'are'} "
+                "still open: resolve or acknowledge each before closing",
                 "Nothing known left unexamined",
                 "Low",
             )

@@ -176,10 +176,10 @@ def test_the_report_counts_failures_rollbacks_and_alerts_and_phase_durations(fix
         (
             "Reliability",
             "Medium",
-            "1 rollbacks happened during the migration: review their reasons in the audit log "
+            "1 rollback happened during the migration: review the reasons in the audit log "
             "and keep the rollback procedures tested",
         ),
-        ("Operations", "Medium", "1 alerts are still open: resolve or acknowledge them before closing"),
+        ("Operations", "Medium", "1 alert is still open: resolve or acknowledge each before closing"),
         (
             "Process",
             "Low",
