@@ -8,6 +8,7 @@ from migrations_app.models import Approval, AuditEvent, Plan, Run
 from migrations_app.rollout import emergency, reconcile, services
 from migrations_app.rollout.tests.conftest import age, database_down, failing, healthy, rollout_of, thin
 from migrations_app.states import RolloutState
+from monitoring import report
 
 pytestmark = pytest.mark.django_db
 
@@ -176,8 +177,6 @@ def test_a_time_scale_shortens_the_interval_the_plan_states(beta, operator):
 
 
 def test_the_reports_rollbacks_count_what_the_health_gate_and_the_red_button_did(beta, operator):
-    from monitoring import report
-
     run(started(beta, operator, seconds_ago=5), failing(error_rate=0.12))  # the health gate
     emergency.emergency_rollback(Plan.objects.get(pk=beta.plan_id), actor=actor(operator), reason="still bad")
     reliability = report.reliability(Plan.objects.get(pk=beta.plan_id))
