@@ -284,7 +284,7 @@ def test_the_stepper_shows_each_phase_its_window_its_run_and_its_promotion_reque
     html = logged_in(operator).get(OVERVIEW).content.decode()
     stepper = re.search(r'<section id="phases".*?</section>', html, re.S).group(0)
     one = stepper[stepper.index('id="phase-one"') : stepper.index('id="phase-two"')]
-    assert "✔ Promoted" in one and "24 h<br>⏱ closes <time" in one and "data-relative data-countdown>" in one
+    assert "✔ Promoted" in one and "24 h<br>◷ closes <time" in one and "data-relative data-countdown>" in one
     second = stepper[stepper.index('id="phase-two"') :]
     assert '<span class="num" aria-hidden="true">2</span> <strong>Two</strong>' in second
     assert "24 h" in second and "2 needed" in second and "Migrated</dt><dd>0 of 1" in second
