@@ -1,8 +1,8 @@
 """The performance baseline: what each operation did on the original provider before the
 migration (average and p95 latency, throughput, error rate), from the rollups.
 
-Captured on demand, and by the rollout controller when a plan's first traffic rollout
-starts (`capture(plan, actor)`); the latest pre-migration assessment is kept with it.
+Captured on demand (the API), and when a plan's first traffic rollout starts
+(`rollout.services.start_rollout`); the latest pre-migration assessment is kept with it.
 """
 
 from dataclasses import dataclass

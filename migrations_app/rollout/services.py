@@ -14,7 +14,7 @@ from migrations_app.errors import Conflict, InvalidInput
 from migrations_app.models import Approval, Plan, Rollout
 from migrations_app.roles import Actor, Permission
 from migrations_app.rollout import changes, decide
-from migrations_app.rollout.health import figures, verdict_for
+from migrations_app.rollout.health import baseline_at_first_traffic, figures, verdict_for
 from migrations_app.states import ComponentState, RolloutState
 
 R = RolloutState
@@ -82,6 +82,7 @@ def start_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollou
     1. The component's migration has completed, and force-original is off.
     2. The rollout is not started, or rolled back.
     3. It moves to the first step; when that step needs approval, it starts at 0% and asks.
+    4. The plan's first traffic rollout also captures the plan's performance baseline.
     """
     actor.require(Permission.OPERATE, "start a rollout")
     health = figures(verdict_for(rollout.component))
@@ -105,6 +106,7 @@ def start_rollout(rollout: Rollout, *, actor: Actor, reason: str = "") -> Rollou
         )
         if needs_approval:
             request_step(plan, current, first, actor=actor, reason=reason)
+    baseline_at_first_traffic(plan, actor, current.component)
     return current
 
 

@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.template.loader import render_to_string
 
+from conftest import actor
 from migrations_app.models import Phase, Run, Step, StepAttempt
 from migrations_app.roles import Actor, Permission
-from migrations_app.rollout import emergency
+from migrations_app.rollout import emergency, services
+from migrations_app.rollout.tests.conftest import migrated
 from monitoring import alerts, baseline, report
+from monitoring.models import Baseline
 from monitoring.tests.conftest import report as send
 
 PLAN = "truststream-v4.2"
@@ -282,3 +285,26 @@ def test_the_dashboard_reads_open_alerts_most_severe_first(fixed_data):
         ("critical", "plan-wide", "rolled back"),
         ("warning", "edge-functions", "slow"),
     ]
+
+
+@pytest.mark.django_db
+def test_the_first_traffic_rollout_captures_the_baseline_the_report_compares_against(demo_plan, operator, settings):
+    settings.TARGET_DATABASES = {}  # no database to assess in this test
+    now = datetime.now(UTC)
+    send(PLAN, "edge-functions", "original", [100] * 30, errors=3, at=now - timedelta(minutes=10), operation="score")
+    edge, blue = (migrated(demo_plan.components.get(name=name)) for name in ("edge-functions", "blue-green-deployment"))
+    assert baseline.latest(demo_plan) is None
+
+    services.start_rollout(edge.rollout, actor=actor(operator))
+
+    captured = baseline.latest(demo_plan)
+    assert (captured.captured_by_name, captured.reason) == (
+        "olga-operator",
+        "the first traffic rollout (edge-functions) started",
+    )
+    score = captured.entries.get(component=edge, operation="score")
+    assert (score.samples, score.errors) == (30, 3)
+    assert report.build_report(demo_plan)["baseline"]["captured_by"] == "olga-operator"
+    # Later rollouts keep the baseline taken before any traffic moved.
+    services.start_rollout(blue.rollout, actor=actor(operator))
+    assert list(Baseline.objects.filter(plan=demo_plan)) == [captured]
