@@ -36,10 +36,11 @@ def baseline_at_first_traffic(plan, actor, component) -> None:
     compares the migrated implementation against this. A failure is logged, not raised:
     the rollout has started, and a baseline can still be captured by hand (the API)."""
     from monitoring import baseline  # monitoring builds on this app
+    from monitoring.models import Baseline
 
     try:
         with transaction.atomic():  # a failure here leaves a caller's transaction usable
-            if baseline.latest(plan) is None:
+            if not Baseline.objects.filter(plan=plan).exists():
                 baseline.capture(plan, actor, reason=f"the first traffic rollout ({component.name}) started")
     except Exception:
         logger.exception("plan %s: the baseline could not be captured as its first traffic moved", plan.key)
