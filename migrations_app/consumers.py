@@ -99,32 +99,38 @@ class PlanConsumer(AsyncJsonWebsocketConsumer):
     async def _send_events(self):
         try:
             while True:
-                await self._send_event(*await self.inbox.get())
+                frames = await self._frames(*await self.inbox.get())
+                if not await self._sent(frames):
+                    return  # the browser has gone; its disconnect follows
         except asyncio.CancelledError:
             raise
-        except OSError:
-            # The browser went away with an event on its way: the ASGI server raises an
-            # OSError for a send on a closed connection (uvicorn's ClientDisconnected). No
-            # error: its disconnect follows, and a page that comes back fetches its regions.
-            logger.debug("plan %s socket: the browser left before an event reached it", self.plan.key)
         except Exception:
             # A page that stops hearing its plan must not look live: closed, it says "lost",
             # reconnects and fetches its regions afresh.
             logger.exception("plan %s socket: could not send an event", self.plan.key)
             await self.close(code=INTERNAL_ERROR)
 
-    async def _send_event(self, seq, event, payload, rendered):
+    async def _frames(self, seq, event, payload, rendered) -> list[str]:
+        """An event's messages to the browser, in order."""
         if rendered is None:
-            await self.send_json({"seq": seq, "chart": payload})
-            return
+            return [await self.encode_json({"seq": seq, "chart": payload})]
         html, points = await rendered
-        if points:
-            # Unnumbered and sent first: the numbered message after it closes the event.
-            await self.send_json({"charts": points})
-        if html:
-            await self.send(text_data=f"<!--seq:{seq}-->\n{html}")
-        else:
-            await self.send_json({"seq": seq})
+        # Chart points unnumbered and first: the numbered message after them closes the event.
+        frames = [await self.encode_json({"charts": points})] if points else []
+        frames.append(f"<!--seq:{seq}-->\n{html}" if html else await self.encode_json({"seq": seq}))
+        return frames
+
+    async def _sent(self, frames: list[str]) -> bool:
+        """False when the browser went away with the event on its way: the ASGI server
+        raises an OSError for a send on a closed connection (uvicorn's ClientDisconnected).
+        That is no error, and a page that comes back fetches its regions."""
+        try:
+            for frame in frames:
+                await self.send(text_data=frame)
+        except OSError:
+            logger.debug("plan %s socket: the browser left before an event reached it", self.plan.key)
+            return False
+        return True
 
     def _render_key(self, seq, event):
         permissions = ",".join(sorted(self.actor.permissions))
