@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -78,8 +77,7 @@ def create_target_databases() -> list[str]:
         if path is None or path.exists():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(path)) as connection:
-            connection.execute("PRAGMA user_version")  # opens, and so creates, the file
+        sqlite3.connect(path).close()  # connecting creates the file
         created.append(alias)
     return created
 
